@@ -1,0 +1,5 @@
+"""activation operators."""
+
+from __future__ import annotations
+
+from .registry import op

@@ -1,0 +1,5 @@
+"""attention operators."""
+
+from __future__ import annotations
+
+from .registry import op

@@ -1,0 +1,5 @@
+"""control_flow operators."""
+
+from __future__ import annotations
+
+from .registry import op

@@ -1,0 +1,5 @@
+"""linalg operators."""
+
+from __future__ import annotations
+
+from .registry import op

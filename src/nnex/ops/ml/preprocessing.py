@@ -1,0 +1,5 @@
+"""ai.onnx.ml preprocessing operators."""
+
+from __future__ import annotations
+
+from ..registry import ML_DOMAIN, op

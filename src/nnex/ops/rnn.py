@@ -1,0 +1,5 @@
+"""rnn operators."""
+
+from __future__ import annotations
+
+from .registry import op

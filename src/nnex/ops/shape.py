@@ -1,0 +1,5 @@
+"""shape operators."""
+
+from __future__ import annotations
+
+from .registry import op

@@ -1,0 +1,5 @@
+"""signal operators."""
+
+from __future__ import annotations
+
+from .registry import op
