@@ -9,6 +9,7 @@ from . import (  # noqa: F401
     conv,
     elementwise,
     image,
+    image_decoder,
     indexing,
     linalg,
     loss,
