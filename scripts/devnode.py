@@ -107,12 +107,14 @@ def run_model(model, inputs):
     OPSETS = opsets_of(model)
     env = {}
     for vi, x in zip(model.graph.input, inputs):
-        env[vi.name] = x
+        env[vi.name] = numpy_helper.to_array(x) if isinstance(x, onnx.TensorProto) else x
     run_graph(model.graph, env)
     return [env[o.name] for o in model.graph.output]
 
 
 def compare(ref, out, rtol, atol):
+    if isinstance(ref, onnx.TensorProto):
+        ref = numpy_helper.to_array(ref)
     if isinstance(ref, (list, tuple)):
         assert isinstance(out, (list, tuple)), f"expected a sequence, got {type(out)}"
         assert len(ref) == len(out), f"sequence length {len(out)} != {len(ref)}"

@@ -1,5 +1,101 @@
-"""ai.onnx.ml preprocessing operators."""
+"""ai.onnx.ml preprocessing operators: ArrayFeatureExtractor, Binarizer, FeatureVectorizer,
+Imputer, Normalizer, Scaler.
+
+Host-side NumPy; the results go to the backend through ``xp.asarray``.  Where the spec
+is silent, shapes follow onnxruntime (the reference runtime of this domain).
+"""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..registry import ML_DOMAIN, op
+from ._common import as_2d
+
+
+@op("ArrayFeatureExtractor", since=1, domain=ML_DOMAIN)
+def array_feature_extractor(xp, x, y):
+    a = np.asarray(x)
+    idx = np.asarray(y, dtype=np.int64).reshape(-1)
+    last = a.shape[-1] if a.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= last):
+        raise IndexError(f"ArrayFeatureExtractor: index out of range for last dimension {last}")
+    out = a.reshape(1, -1)[:, idx] if a.ndim <= 1 else a[..., idx]
+    return xp.asarray(out)
+
+
+@op("Binarizer", since=1, domain=ML_DOMAIN)
+def binarizer(xp, x, *, threshold=0.0):
+    a = np.asarray(x)
+    out = (a > threshold).astype(a.dtype)
+    if a.dtype.kind == "f":
+        out = np.where(np.isnan(a), a, out)  # a missing value stays missing
+    return xp.asarray(out)
+
+
+@op("FeatureVectorizer", since=1, domain=ML_DOMAIN)
+def feature_vectorizer(xp, *inputs, inputdimensions=None):
+    mats = [as_2d(x) for x in inputs]
+    dims = list(inputdimensions) if inputdimensions else [m.shape[1] for m in mats]
+    if len(dims) != len(mats):
+        raise ValueError("FeatureVectorizer: inputdimensions must give one size per input")
+    n = mats[0].shape[0] if mats else 0
+    parts = []
+    for m, d in zip(mats, dims):
+        # each input contributes exactly d columns: truncated or zero-padded
+        part = np.zeros((n, int(d)), dtype=np.float32)
+        k = min(int(d), m.shape[1])
+        part[:, :k] = m[:, :k]
+        parts.append(part)
+    out = np.concatenate(parts, axis=1) if parts else np.zeros((0, 0), np.float32)
+    return xp.asarray(out)
+
+
+@op("Imputer", since=1, domain=ML_DOMAIN)
+def imputer(
+    xp,
+    x,
+    *,
+    imputed_value_floats=None,
+    imputed_value_int64s=None,
+    replaced_value_float=0.0,
+    replaced_value_int64=0,
+):
+    a = np.asarray(x)
+    if a.dtype.kind == "f":
+        values, target = imputed_value_floats, replaced_value_float
+    else:
+        values, target = imputed_value_int64s, replaced_value_int64
+    if not values:
+        raise ValueError("Imputer: the imputed_value_* attribute matching the input type is missing")
+    fill = np.asarray(values).astype(a.dtype)
+    if fill.size not in (1, a.shape[-1] if a.ndim else 1):
+        raise ValueError(f"Imputer: {fill.size} imputed values for {a.shape[-1]} features")
+    hit = np.isnan(a) if a.dtype.kind == "f" and np.isnan(target) else a == target
+    return xp.asarray(np.where(hit, fill, a))
+
+
+@op("Normalizer", since=1, domain=ML_DOMAIN)
+def normalizer(xp, x, *, norm="MAX"):
+    a = np.asarray(x)
+    m = as_2d(a).astype(np.float64)
+    if norm == "MAX":
+        div = m.max(axis=1, keepdims=True)
+    elif norm == "L1":
+        div = np.abs(m).sum(axis=1, keepdims=True)
+    elif norm == "L2":
+        div = np.sqrt(np.square(m).sum(axis=1, keepdims=True))
+    else:
+        raise ValueError(f"Normalizer: unknown norm {norm!r}")
+    # a zero divisor leaves the row as it is
+    out = m / np.where(div == 0, 1.0, div)
+    return xp.asarray(out.astype(np.float32).reshape(a.shape))
+
+
+@op("Scaler", since=1, domain=ML_DOMAIN)
+def scaler(xp, x, *, offset=None, scale=None):
+    a = np.asarray(x)
+    off = np.asarray(offset if offset else [0.0], dtype=np.float32)
+    sc = np.asarray(scale if scale else [1.0], dtype=np.float32)
+    out = (a.astype(np.float32) - off) * sc
+    return xp.asarray(out.astype(np.float32))

@@ -1,0 +1,109 @@
+"""Helpers shared by the ai.onnx.ml kernels: score post-transforms, label handling.
+
+Everything here is host-side NumPy: the classic ML operators work on small 2-D
+batches with string labels and per-model constants, which no accelerator helps with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# TreeEnsemble (ai.onnx.ml 5) encodes the transform as an int, the older ops as a name
+POST_TRANSFORMS = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")
+
+
+def transform_name(post_transform) -> str:
+    """The post_transform as a name, whether it came as a string or as an enum int."""
+    if isinstance(post_transform, str):
+        if post_transform not in POST_TRANSFORMS:
+            raise ValueError(f"unknown post_transform {post_transform!r}")
+        return post_transform
+    return POST_TRANSFORMS[int(post_transform)]
+
+
+def logistic(x: np.ndarray) -> np.ndarray:
+    # exp of a non-positive argument only, so no overflow warning for large |x|
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def softmax_zero(x: np.ndarray) -> np.ndarray:
+    """Softmax in which exact zeros (|v| <= 1e-7) stay zero and take no share."""
+    nonzero = np.abs(x) > 1e-7
+    e = np.where(nonzero, np.exp(x - np.max(x, axis=-1, keepdims=True)), 0.0)
+    total = np.sum(e, axis=-1, keepdims=True)
+    return e / np.where(total == 0, 1.0, total)
+
+
+def erfinv(y: np.ndarray) -> np.ndarray:
+    """Inverse error function (M. Giles' approximation, single-precision accurate)."""
+    y = np.asarray(y, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = -np.log((1.0 - y) * (1.0 + y))
+    central = w - 2.5
+    p1 = 2.81022636e-08
+    for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+              -0.00417768164, 0.246640727, 1.50140941):
+        p1 = c + p1 * central
+    tail = np.sqrt(np.maximum(w, 0.0)) - 3.0
+    p2 = -0.000200214257
+    for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+              0.00943887047, 1.00167406, 2.83297682):
+        p2 = c + p2 * tail
+    out = np.where(w < 5.0, p1, p2) * y
+    return np.where(np.abs(y) >= 1.0, np.copysign(np.inf, y), out)
+
+
+def probit(p: np.ndarray) -> np.ndarray:
+    """Quantile function of the standard normal distribution."""
+    return np.sqrt(2.0) * erfinv(2.0 * np.asarray(p, dtype=np.float64) - 1.0)
+
+
+def post_transform_scores(scores: np.ndarray, post_transform) -> np.ndarray:
+    """Apply an ML post_transform to [N, C] scores (row-wise for the softmaxes)."""
+    name = transform_name(post_transform)
+    if name == "NONE":
+        return scores
+    if name == "LOGISTIC":
+        return logistic(scores)
+    if name == "SOFTMAX":
+        return softmax(scores)
+    if name == "SOFTMAX_ZERO":
+        return softmax_zero(scores)
+    return probit(scores)
+
+
+def as_2d(x) -> np.ndarray:
+    """[N, F] view of an input batch: a vector is one sample, higher ranks flatten the features."""
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        return a.reshape(1, -1)
+    return a.reshape(a.shape[0], -1)
+
+
+def as_float(x) -> np.ndarray:
+    """Inputs of the ML ops are float, double, int32 or int64; compute in float64 unless float."""
+    a = np.asarray(x)
+    return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
+
+
+def label_array(labels, idx: np.ndarray) -> np.ndarray:
+    """Labels picked by ``idx`` as an int64 or string (object) array."""
+    lab = np.asarray(labels, dtype=object if labels and isinstance(labels[0], str) else np.int64)
+    return lab[idx]
+
+
+def class_labels(classlabels_ints=None, classlabels_strings=None, *, ints_name="classlabels_ints"):
+    """The class labels of a classifier: (list, is_strings)."""
+    if classlabels_strings:
+        return list(classlabels_strings), True
+    if classlabels_ints is not None and len(classlabels_ints):
+        return [int(v) for v in classlabels_ints], False
+    return [], False
