@@ -40,14 +40,17 @@ def load_proto(source, *, load_external: bool = False) -> tuple[onnx.ModelProto,
 
 def _iter_tensors(model: Model):
     def from_graph(g):
+        # initializers of If/Loop/Scan bodies too, not only the main graph's
         for v in g.initializers.values():
             yield v.const
-        for n in g.all_nodes():
+        for n in g:
             for a in n.attributes.values():
                 vals = a.value if isinstance(a.value, list) else [a.value]
                 for x in vals:
                     if hasattr(x, "check_external"):
                         yield x
+            for sub in n.subgraphs():
+                yield from from_graph(sub)
 
     yield from from_graph(model.graph)
     for f in model.functions.values():

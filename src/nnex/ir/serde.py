@@ -99,6 +99,10 @@ def _copy_type(vi: onnx.ValueInfoProto) -> onnx.TypeProto | None:
     return t
 
 
+_SINGULAR = {A.FLOAT: "f", A.INT: "i", A.STRING: "s", A.TENSOR: "t", A.GRAPH: "g", A.SPARSE_TENSOR: "sparse_tensor",
+             A.TYPE_PROTO: "tp"}
+
+
 def attribute_from_proto(a: onnx.AttributeProto, scope: _Scope | None, base_dir: str | None) -> Attribute:
     t = a.type
     if t == A.FLOAT:
@@ -131,6 +135,8 @@ def attribute_from_proto(a: onnx.AttributeProto, scope: _Scope | None, base_dir:
         v = list(a.type_protos)
     else:
         v = None
+    if a.ref_attr_name and t in _SINGULAR and not a.HasField(_SINGULAR[t]):
+        v = None  # a reference to the caller's attribute carries no value of its own
     attr = Attribute(a.name, t, v, ref_attr_name=a.ref_attr_name, doc_string=a.doc_string)
     attr.present = _present(a, _ATTR_FIELDS)
     return attr
@@ -178,19 +184,21 @@ def graph_from_proto(gp: onnx.GraphProto, outer: _Scope | None = None, base_dir:
         v = Value(init.name, const=Tensor.from_proto(init, base_dir))
         scope.names[init.name] = v
         g.initializers[init.name] = v
+    sparse: dict[str, Value] = {}
+    for sp in gp.sparse_initializer:
+        # sparse initializers are read by name like any value; keep the proto for saving
+        name = sp.values.name
+        v = sparse[name] = Value(name, const=None)
+        scope.names[name] = v
+    g.sparse_initializers = list(gp.sparse_initializer)
     for vi in gp.input:
-        v = g.initializers.get(vi.name)
+        # an input that is also an initializer (dense or sparse) is the same Value as that initializer
+        v = g.initializers.get(vi.name) or sparse.get(vi.name)
         if v is None:
             v = Value(vi.name)
             scope.names[vi.name] = v
         _apply_value_info(v, vi)
         g.inputs.append(v)
-    for sp in gp.sparse_initializer:
-        # sparse initializers are read by name like any value; keep the proto for saving
-        name = sp.values.name
-        v = Value(name, const=None)
-        scope.names[name] = v
-    g.sparse_initializers = list(gp.sparse_initializer)
     _nodes_from_protos(g, gp.node, scope, base_dir)
     for vi in gp.output:
         v = scope.resolve(vi.name)
@@ -272,7 +280,8 @@ class _Namer:
 def attribute_to_proto(a: Attribute, namer: _Namer) -> onnx.AttributeProto:
     p = onnx.AttributeProto()
     p.name = a.name
-    p.type = a.type
+    if a.type:
+        p.type = a.type
     if a.ref_attr_name:
         p.ref_attr_name = a.ref_attr_name
     if a.doc_string:
@@ -348,7 +357,8 @@ def _node_to_proto(n: Node, namer: _Namer) -> onnx.NodeProto:
 def graph_to_proto(g: Graph, namer: _Namer | None = None) -> onnx.GraphProto:
     namer = namer or _Namer()
     p = onnx.GraphProto()
-    p.name = g.name
+    if g.name:
+        p.name = g.name
     if g.doc_string:
         p.doc_string = g.doc_string
     for name, v in g.initializers.items():
@@ -376,8 +386,10 @@ def graph_to_proto(g: Graph, namer: _Namer | None = None) -> onnx.GraphProto:
 def function_to_proto(f: Function) -> onnx.FunctionProto:
     namer = _Namer()
     p = onnx.FunctionProto()
-    p.name = f.name
-    p.domain = f.domain
+    if f.name:
+        p.name = f.name
+    if f.domain:
+        p.domain = f.domain
     if f.overload:
         p.overload = f.overload
     if f.doc_string:
@@ -396,7 +408,8 @@ def function_to_proto(f: Function) -> onnx.FunctionProto:
 
 def model_to_proto(m: Model) -> onnx.ModelProto:
     p = onnx.ModelProto()
-    p.ir_version = m.ir_version
+    if m.ir_version:
+        p.ir_version = m.ir_version
     _opsets_to(p.opset_import, m.opset_imports, m.present)
     if m.producer_name:
         p.producer_name = m.producer_name

@@ -49,7 +49,15 @@ def prelu(xp, x, slope):
     return xp.astype(xp.where(w < 0, xp.astype(slope, w.dtype) * w, w), x.dtype)
 
 
-register_versions("PRelu", prelu, (1, 6, 7, 9, 16), True)
+def prelu_legacy(xp, x, slope):
+    # before opset 7 PRelu had no numpy broadcasting; exporters (PyTorch) gave a per-channel slope of shape (C,)
+    if slope.ndim == 1 and x.ndim > 2 and slope.shape[0] == x.shape[1] and slope.shape[0] != x.shape[-1]:
+        slope = xp.reshape(slope, (slope.shape[0],) + (1,) * (x.ndim - 2))
+    return prelu(xp, x, slope)
+
+
+register_versions("PRelu", prelu_legacy, (1, 6), True)
+register_versions("PRelu", prelu, (7, 9, 16))
 
 
 def elu(xp, x, *, alpha=1.0):

@@ -73,7 +73,9 @@ def pad_spatial(x: np.ndarray, begins, ends, value=0) -> np.ndarray:
     n = len(begins)
     lead = x.ndim - n
     if any(b < 0 for b in begins) or any(e < 0 for e in ends):
-        crop = tuple(slice(max(0, -b), x.shape[lead + i] - max(0, -e)) for i, (b, e) in enumerate(zip(begins, ends)))
+        crop = tuple(
+            slice(max(0, -b), x.shape[lead + i] - max(0, -e)) for i, (b, e) in enumerate(zip(begins, ends))
+        )
         x = x[(slice(None),) * lead + crop]
         begins = [max(0, b) for b in begins]
         ends = [max(0, e) for e in ends]
@@ -150,7 +152,8 @@ def _channel_shape(ndim: int) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------
 
 
-def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+            strides=None):
     """N-D grouped convolution (the Conv op), result in ``x``'s dtype."""
     out_dtype = x.dtype
     cdt = _compute_dtype(x.dtype)
@@ -172,7 +175,8 @@ def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_
     else:
         if all(k == 1 for k in kernel) and not any(pads):
             # 1x1 kernel: no im2col, just (strided) pointwise matmul
-            sub = x[(slice(None), slice(None)) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out_shape, strides))]
+            picks = tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out_shape, strides))
+            sub = x[(slice(None), slice(None)) + picks]
             cols = sub.reshape(N, C, L)
         else:
             xpad = pad_spatial(x, pads[:nsp], pads[nsp:])
@@ -210,8 +214,9 @@ def _depthwise(x, w, pads, kernel, strides, dilations, out_shape, group):
     return y.reshape((N, M) + tuple(out_shape))
 
 
-@op("Conv", since=(1, 11))
-def conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None, strides=None):
+@op("Conv", since=1)
+def conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+         strides=None):
     return conv_nd(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group,
                    kernel_shape=kernel_shape, pads=pads, strides=strides)
 
@@ -231,7 +236,8 @@ def _crop(buf: np.ndarray, begins, lengths) -> np.ndarray:
 
 
 def conv_transpose_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-                      output_padding=None, output_shape=None, pads=None, strides=None, same_upper_at_end=True):
+                      output_padding=None, output_shape=None, pads=None, strides=None,
+                      same_upper_at_end=True):
     """N-D grouped transposed convolution.
 
     ``same_upper_at_end`` is False for ConvTranspose-1, whose spec put the larger
@@ -249,7 +255,9 @@ def conv_transpose_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=
     out_pad = _ints(output_padding, nsp, 0)
     auto_pad = _auto_pad_name(auto_pad)
     # size of the full (uncropped) result
-    full = [(in_shape[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + out_pad[i] for i in range(nsp)]
+    full = [
+        (in_shape[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + out_pad[i] for i in range(nsp)
+    ]
 
     if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
         if output_shape:
@@ -358,7 +366,8 @@ def deform_conv(xp, X, W, offset, B=None, mask=None, *, dilations=None, group=1,
     kgrid = np.stack(np.meshgrid(*(np.arange(k) for k in kernel), indexing="ij"), 0).reshape(nsp, K)
     ogrid = np.stack(np.meshgrid(*(np.arange(o) for o in out_shape), indexing="ij"), 0).reshape(nsp, L)
     base = [
-        (ogrid[i][None, :] * strides[i] - pads[i] + kgrid[i][:, None] * dilations[i]).astype(cdt) for i in range(nsp)
+        (ogrid[i][None, :] * strides[i] - pads[i] + kgrid[i][:, None] * dilations[i]).astype(cdt)
+        for i in range(nsp)
     ]
 
     cols = np.empty((N, C, K, L), dtype=cdt)
@@ -369,7 +378,8 @@ def deform_conv(xp, X, W, offset, B=None, mask=None, *, dilations=None, group=1,
             vals = vals * msk[:, g][:, None]
         cols[:, g * Co:(g + 1) * Co] = vals
     Cg, Mg = C // group, M // group
-    y = np.matmul(w.reshape(group, Mg, Cg * K), cols.reshape(N, group, Cg * K, L)).reshape((N, M) + tuple(out_shape))
+    y = np.matmul(w.reshape(group, Mg, Cg * K), cols.reshape(N, group, Cg * K, L))
+    y = y.reshape((N, M) + tuple(out_shape))
     if B is not None:
         y = y + np.asarray(B, dtype=cdt).reshape(_channel_shape(y.ndim))
     return y.astype(out_dtype, copy=False)

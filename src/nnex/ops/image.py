@@ -7,6 +7,11 @@ gather, so it keeps the input dtype untouched (ints, bools, strings all work).
 
 Coordinate arithmetic (source positions, weights) is done on the host in float64;
 the interpolation itself runs in float32 for <= 32-bit floats and float64 otherwise.
+
+GridSample and RoiAlign are written the same way: per spatial axis a handful of taps
+(index, weight), then one fancy-index gather per tap combination over all sample
+points at once.  RoiAlign keeps its few RoI boxes on the host; NonMaxSuppression is a
+greedy, data-dependent selection and runs wholly on the host.
 """
 
 from __future__ import annotations
@@ -147,12 +152,12 @@ def _nearest_index(x, mode, scale):
     return idx.astype(np.int64)
 
 
-def _cubic_kernel(d, a):
+def _cubic_kernel(xp, d, a):
     """Keys cubic convolution kernel at distances ``d``."""
-    d = np.abs(d)
+    d = xp.abs(d)
     near = ((a + 2) * d - (a + 3)) * d * d + 1
     far = ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return np.where(d <= 1, near, np.where(d < 2, far, 0.0))
+    return xp.where(d <= 1, near, xp.where(d < 2, far, xp.zeros_like(d)))
 
 
 def _filter_table(x, in_size, scale, mode, cubic_a, antialias, exclude_outside):
@@ -170,7 +175,7 @@ def _filter_table(x, in_size, scale, mode, cubic_a, antialias, exclude_outside):
     if mode == "linear":
         w = np.clip(1 - np.abs(dist), 0.0, 1.0)
     else:
-        w = _cubic_kernel(dist, cubic_a)
+        w = _cubic_kernel(np, dist, cubic_a)
     if antialias:
         w = w / w.sum(axis=1, keepdims=True)
     if exclude_outside:
@@ -313,65 +318,65 @@ def _unnormalize(g, size, align_corners):
     return ((g + 1) * size - 1) / 2
 
 
-def _reflect(x, lo, hi):
+def _reflect(xp, x, lo, hi):
     """Reflect ``x`` by the borders lo/hi repeatedly until it lies inside [lo, hi]."""
     span = hi - lo
     if span <= 0:
-        return np.full_like(x, lo)
+        return xp.zeros_like(x) + lo
     below = x < lo
-    dist = np.where(below, lo - x, x - hi)
-    flips = np.floor(dist / span)
+    dist = xp.where(below, lo - x, x - hi)
+    flips = xp.floor(dist / span)
     rem = dist - flips * span
-    even = flips % 2 == 0
-    inside_lo = np.where(even, lo + rem, hi - rem)  # reflected off the low border
-    inside_hi = np.where(even, hi - rem, lo + rem)
-    return np.where(below, inside_lo, np.where(x > hi, inside_hi, x))
+    even = (flips % 2) == 0
+    inside_lo = xp.where(even, lo + rem, hi - rem)  # reflected off the low border
+    inside_hi = xp.where(even, hi - rem, lo + rem)
+    return xp.where(below, inside_lo, xp.where(x > hi, inside_hi, x))
 
 
-def _grid_axis_taps(u, size, mode, padding_mode, lo, hi):
-    """Taps along one spatial axis: list of (index, weight, valid) arrays shaped like ``u``."""
+def _grid_axis_taps(xp, u, size, mode, padding_mode, lo, hi):
+    """Taps along one spatial axis: list of (index, weight) arrays shaped like ``u``.
+
+    Out-of-range taps of 'zeros' padding get weight 0 (their index is clamped only
+    to keep the gather legal); border / reflection remap the tap index instead.
+    """
     if mode == "nearest":
         base = u
-        offsets, weights = [0], [np.ones_like(u)]
+        offsets, weights = [0], [xp.ones_like(u)]
     else:
-        base = np.floor(u)
+        base = xp.floor(u)
         t = u - base
         if mode == "linear":
             offsets, weights = [0, 1], [1 - t, t]
         else:
             offsets = [-1, 0, 1, 2]
-            weights = [_cubic_kernel(t - o, -0.75) for o in offsets]
+            weights = [_cubic_kernel(xp, t - o, -0.75) for o in offsets]
     taps = []
     for off, w in zip(offsets, weights):
         idx = base + off
         if padding_mode == "zeros":
-            valid = (idx >= 0) & (idx <= size - 1)
-        else:
-            if padding_mode == "border":
-                idx = np.clip(idx, 0, size - 1)
-            else:
-                idx = np.clip(_reflect(idx, lo, hi), 0, size - 1)
-            valid = None
-        taps.append((np.clip(idx, 0, size - 1).astype(np.int64), w, valid))
+            w = xp.where((idx >= 0) & (idx <= size - 1), w, xp.zeros_like(w))
+        elif padding_mode == "reflection":
+            idx = _reflect(xp, idx, lo, hi)
+        idx = xp.astype(xp.clip(idx, 0, size - 1), xp.int64)
+        taps.append((idx, w))
     return taps
 
 
-def _grid_coords(grid, spatial, align_corners, mode, padding_mode):
+def _grid_coords(xp, grid, spatial, align_corners, mode, padding_mode):
     """Pixel coordinates per spatial axis (outermost first), after the padding remap."""
     coords = []
     r = len(spatial)
     for i, size in enumerate(spatial):
-        g = grid[..., r - 1 - i].astype(np.float64)  # grid lists the innermost axis first
-        u = _unnormalize(g, size, align_corners)
+        u = _unnormalize(grid[..., r - 1 - i], size, align_corners)  # grid lists the innermost axis first
         if mode == "nearest":
-            u = np.rint(u)  # halfway rounds to even, like PyTorch
+            u = xp.round(u)  # halfway rounds to even, like PyTorch
         lo, hi = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
         if padding_mode == "border":
             # Only points beyond the sampling borders move; cubic taps of points in
             # the half pixel just inside still see the unclamped offset.
-            u = np.where((u < lo) | (u > hi), np.clip(u, 0, size - 1), u)
+            u = xp.where((u < lo) | (u > hi), xp.clip(u, 0, size - 1), u)
         elif padding_mode == "reflection":
-            u = _reflect(u, lo, hi)
+            u = _reflect(xp, u, lo, hi)
         coords.append((u, lo, hi))
     return coords
 
@@ -383,29 +388,28 @@ def grid_sample(xp, X, grid, *, align_corners=0, mode="linear", padding_mode="ze
         raise ValueError(f"unsupported GridSample mode {mode!r}")
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"unsupported GridSample padding_mode {padding_mode!r}")
-    Xh = np.asarray(X)
-    g = np.asarray(grid)
-    N, C, *spatial = Xh.shape
-    out_spatial = g.shape[1:-1]
-    cdtype = _compute_dtype(Xh.dtype, g.dtype)
-    if Xh.size == 0 or math.prod(out_spatial) == 0:
-        return np.zeros((N, C, *out_spatial), dtype=Xh.dtype)
+    N, C, *spatial = X.shape
+    out_spatial = tuple(grid.shape[1:-1])
+    cdtype = _compute_dtype(X.dtype, grid.dtype)
+    if math.prod(X.shape) == 0 or math.prod(out_spatial) == 0:
+        return xp.zeros((N, C, *out_spatial), dtype=X.dtype)
     # Channels last so one fancy-index gathers every channel of a sample point.
-    src = np.moveaxis(Xh, 1, -1).astype(cdtype)
-    coords = _grid_coords(g, spatial, align_corners, mode, padding_mode)
-    axis_taps = [_grid_axis_taps(u, s, mode, padding_mode, lo, hi) for (u, lo, hi), s in zip(coords, spatial)]
-    batch = np.arange(N).reshape((N,) + (1,) * len(out_spatial))
-    acc = np.zeros((N, *out_spatial, C), dtype=cdtype)
+    src = xp.astype(xp.moveaxis(X, 1, -1), cdtype)
+    g = xp.astype(grid, cdtype)
+    coords = _grid_coords(xp, g, spatial, align_corners, mode, padding_mode)
+    axis_taps = [
+        _grid_axis_taps(xp, u, s, mode, padding_mode, lo, hi) for (u, lo, hi), s in zip(coords, spatial)
+    ]
+    batch = xp.reshape(xp.arange(N, dtype=xp.int64), (N,) + (1,) * len(out_spatial))
+    acc = None
     for combo in itertools.product(*axis_taps):
-        weight = np.ones(g.shape[:-1], dtype=np.float64)
-        for _, w, valid in combo:
-            weight = weight * (w if valid is None else np.where(valid, w, 0.0))
-        vals = src[(batch, *[idx for idx, _, _ in combo])]
-        acc += vals * weight[..., None].astype(cdtype)
-    y = np.moveaxis(acc, -1, 1)
-    if np.dtype(Xh.dtype).kind in "iub":
-        return y.astype(Xh.dtype)  # truncating cast, as the reference does
-    return y.astype(Xh.dtype)
+        weight = combo[0][1]
+        for _, w in combo[1:]:
+            weight = weight * w
+        term = src[(batch, *[idx for idx, _ in combo])] * weight[..., None]
+        acc = term if acc is None else acc + term
+    # Integer outputs truncate, as the reference implementation does.
+    return xp.astype(xp.moveaxis(acc, -1, 1), X.dtype)
 
 
 # --------------------------------------------------------------------------- AffineGrid
@@ -424,14 +428,13 @@ def _base_coords(n, align_corners):
 def affine_grid(xp, theta, size, *, align_corners=0):
     dims = [int(d) for d in np.asarray(size).reshape(-1)[2:]]
     # Homogeneous position (x, y[, z], 1) of every output location, innermost axis first.
-    axes = [_base_coords(d, align_corners) for d in dims]
-    mesh = np.meshgrid(*axes, indexing="ij")
-    pos = np.stack([m for m in reversed(mesh)] + [np.ones(dims)], axis=-1)
-    th = np.asarray(theta)
-    cdtype = _compute_dtype(th.dtype)
-    pts = pos.reshape(-1, len(dims) + 1).astype(cdtype)
-    out = np.einsum("nij,pj->npi", th.astype(cdtype), pts)
-    return out.reshape((th.shape[0], *dims, len(dims))).astype(th.dtype)
+    mesh = np.meshgrid(*[_base_coords(d, align_corners) for d in dims], indexing="ij")
+    pos = np.stack(list(reversed(mesh)) + [np.ones(dims)], axis=-1)
+    cdtype = _compute_dtype(theta.dtype)
+    pts = xp.asarray(pos.reshape(-1, len(dims) + 1).astype(cdtype))
+    # (N, k, k+1) x (P, k+1) -> (N, P, k)
+    out = xp.matmul(pts, xp.permute_dims(xp.astype(theta, cdtype), (0, 2, 1)))
+    return xp.astype(xp.reshape(out, (theta.shape[0], *dims, len(dims))), theta.dtype)
 
 
 # --------------------------------------------------------------------------- RoiAlign
@@ -460,11 +463,14 @@ def _roi_axis_samples(start, bin_size, pooled, grid, size):
     return low, high, w_low, w_high
 
 
-def _roi_group(src, batch, sy, sx, gh, gw, mode, cdtype):
-    """Pool a group of RoIs that share the sampling grid size; returns (R, C, PH, PW)."""
+def _roi_group(xp, src, batch, sy, sx, gh, gw, mode, cdtype):
+    """Pool a group of RoIs that share the sampling grid size; returns (R, C, PH, PW).
+
+    Indices and weights are host arrays; only the gathers and the pooling touch ``src``.
+    """
     ylo, yhi, wyl, wyh = sy
     xlo, xhi, wxl, wxh = sx
-    b = batch[:, None, None, None, None]
+    b = xp.asarray(batch[:, None, None, None, None])
 
     def y_(a):  # (R, PH, GH) -> (R, PH, GH, 1, 1)
         return a[:, :, :, None, None]
@@ -480,40 +486,43 @@ def _roi_group(src, batch, sy, sx, gh, gw, mode, cdtype):
     ]
     acc = None
     for yi, xi, wy, wx in corners:
-        w = (y_(wy) * x_(wx)).astype(cdtype)[..., None]
-        term = src[b, y_(yi), x_(xi)] * w  # (R, PH, GH, PW, GW, C)
+        w = xp.asarray((y_(wy) * x_(wx)).astype(cdtype)[..., None])
+        term = src[b, xp.asarray(y_(yi)), xp.asarray(x_(xi))] * w  # (R, PH, GH, PW, GW, C)
         if acc is None:
             acc = term
         elif mode == "avg":
             acc = acc + term
         else:
-            acc = np.maximum(acc, term)
+            acc = xp.maximum(acc, term)
     if mode == "avg":
-        pooled = acc.sum(axis=(2, 4)) / max(gh * gw, 1)
+        pooled = xp.sum(acc, axis=(2, 4)) / max(gh * gw, 1)
     else:
-        pooled = acc.max(axis=(2, 4))
-    return np.moveaxis(pooled, -1, 1)
+        pooled = xp.max(acc, axis=(2, 4))
+    return xp.moveaxis(pooled, -1, 1)
 
 
-def _roi_align(X, rois, batch_indices, *, half_pixel, mode, output_height, output_width, sampling_ratio, spatial_scale):
-    Xh = np.asarray(X)
-    N, C, H, W = Xh.shape
-    boxes = np.asarray(rois).reshape(-1, 4)
+def _roi_align(
+    xp, X, rois, batch_indices, *, half_pixel, mode, output_height, output_width, sampling_ratio,
+    spatial_scale,
+):
+    N, C, H, W = X.shape
+    rois = np.asarray(rois)
     batch = np.asarray(batch_indices).reshape(-1).astype(np.int64)
-    R = boxes.shape[0]
-    cdtype = _compute_dtype(Xh.dtype)
     # Sample positions are formed in the rois' precision (at least float32), so
     # points landing exactly on the -1 / size cut-offs fall on the same side as
     # in onnxruntime.
-    boxes = boxes.astype(_compute_dtype(np.asarray(rois).dtype))
-    out = np.zeros((R, C, output_height, output_width), dtype=cdtype)
-    if R == 0 or Xh.size == 0:
-        return out.astype(Xh.dtype)
+    boxes = rois.reshape(-1, 4).astype(_compute_dtype(rois.dtype))
+    R = boxes.shape[0]
+    cdtype = _compute_dtype(X.dtype)
+    out_shape = (R, C, output_height, output_width)
+    if R == 0 or math.prod(X.shape) == 0:
+        return xp.zeros(out_shape, dtype=X.dtype)
+    ft = boxes.dtype.type
     offset = 0.5 if half_pixel else 0.0
-    x1, y1, x2, y2 = (boxes[:, i] * boxes.dtype.type(spatial_scale) - boxes.dtype.type(offset) for i in range(4))
+    x1, y1, x2, y2 = (boxes[:, i] * ft(spatial_scale) - ft(offset) for i in range(4))
     rw, rh = x2 - x1, y2 - y1
     if not half_pixel:
-        rw, rh = np.maximum(rw, 1.0), np.maximum(rh, 1.0)
+        rw, rh = np.maximum(rw, ft(1)), np.maximum(rh, ft(1))
     bin_h, bin_w = rh / output_height, rw / output_width
     if sampling_ratio > 0:
         grid_h = np.full(R, sampling_ratio, dtype=np.int64)
@@ -521,28 +530,47 @@ def _roi_align(X, rois, batch_indices, *, half_pixel, mode, output_height, outpu
     else:
         grid_h = np.ceil(rh / output_height).astype(np.int64)
         grid_w = np.ceil(rw / output_width).astype(np.int64)
-    src = np.moveaxis(Xh, 1, -1).astype(cdtype)  # (N, H, W, C)
+    src = xp.astype(xp.moveaxis(X, 1, -1), cdtype)  # (N, H, W, C)
     mode = mode.lower()
+    pieces, order = [], []
+    empty = np.flatnonzero((grid_h <= 0) | (grid_w <= 0))
+    if empty.size:  # an empty sampling grid pools to 0
+        pieces.append(xp.zeros((empty.size, C, output_height, output_width), dtype=cdtype))
+        order.append(empty)
     # RoIs sharing a sampling grid are pooled together, in chunks of bounded memory.
     for gh, gw in sorted(set(zip(grid_h.tolist(), grid_w.tolist()))):
         if gh <= 0 or gw <= 0:
-            continue  # empty sampling grid: output stays 0
+            continue
         members = np.flatnonzero((grid_h == gh) & (grid_w == gw))
-        per_roi = C * output_height * output_width * gh * gw
-        chunk = max(1, (1 << 22) // max(per_roi, 1))
+        chunk = max(1, (1 << 22) // max(C * output_height * output_width * gh * gw, 1))
         for s in range(0, members.size, chunk):
             sel = members[s : s + chunk]
             sy = _roi_axis_samples(y1[sel], bin_h[sel], output_height, gh, H)
             sx = _roi_axis_samples(x1[sel], bin_w[sel], output_width, gw, W)
-            out[sel] = _roi_group(src, batch[sel], sy, sx, gh, gw, mode, cdtype)
-    return out.astype(Xh.dtype)
+            pieces.append(_roi_group(xp, src, batch[sel], sy, sx, gh, gw, mode, cdtype))
+            order.append(sel)
+    y = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
+    perm = np.concatenate(order)
+    if not np.array_equal(perm, np.arange(R)):
+        y = xp.take(y, xp.asarray(np.argsort(perm)), axis=0)
+    return xp.astype(y, X.dtype)
 
 
-@op("RoiAlign", since=10)
+@op("RoiAlign", since=10, host_inputs=(1, 2))
 def roi_align_10(
-    xp, X, rois, batch_indices, *, mode="avg", output_height=1, output_width=1, sampling_ratio=0, spatial_scale=1.0
+    xp,
+    X,
+    rois,
+    batch_indices,
+    *,
+    mode="avg",
+    output_height=1,
+    output_width=1,
+    sampling_ratio=0,
+    spatial_scale=1.0,
 ):
     return _roi_align(
+        xp,
         X,
         rois,
         batch_indices,
@@ -555,7 +583,7 @@ def roi_align_10(
     )
 
 
-@op("RoiAlign", since=(16, 22))
+@op("RoiAlign", since=(16, 22), host_inputs=(1, 2))
 def roi_align(
     xp,
     X,
@@ -570,6 +598,7 @@ def roi_align(
     spatial_scale=1.0,
 ):
     return _roi_align(
+        xp,
         X,
         rois,
         batch_indices,
@@ -636,7 +665,14 @@ def _nms_one(ext, scores, max_out, iou_threshold, score_threshold):
 
 @op("NonMaxSuppression", since=10, host_inputs=(0, 1, 2, 3, 4))
 def non_max_suppression(
-    xp, boxes, scores, max_output_boxes_per_class=None, iou_threshold=None, score_threshold=None, *, center_point_box=0
+    xp,
+    boxes,
+    scores,
+    max_output_boxes_per_class=None,
+    iou_threshold=None,
+    score_threshold=None,
+    *,
+    center_point_box=0,
 ):
     boxes = np.asarray(boxes)
     scores = np.asarray(scores)

@@ -15,11 +15,9 @@ from .registry import op
 _STASH_DTYPES = {1: np.float32, 10: np.float16, 11: np.float64, 16: None}
 
 
-def _stash_dtype(stash_type: int, fallback) -> np.dtype:
-    dt = _STASH_DTYPES.get(int(stash_type), np.float32)
-    if dt is None:  # bfloat16: numpy cannot reduce in it accurately, use float32
-        return np.dtype(np.float32)
-    return np.dtype(dt) if dt is not None else np.dtype(fallback)
+def _stash_dtype(stash_type: int) -> np.dtype:
+    """The precision of the statistics stage; bfloat16 (16) is widened to float32."""
+    return np.dtype(_STASH_DTYPES.get(int(stash_type)) or np.float32)
 
 
 def _acc_dtype(dtype) -> np.dtype:
@@ -106,7 +104,7 @@ def instance_normalization(xp, input, scale, B, *, epsilon=1e-5, consumed_inputs
 def layer_normalization(xp, X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type=1):
     x = np.asarray(X)
     axis = axis + x.ndim if axis < 0 else axis
-    stash = _stash_dtype(stash_type, x.dtype)
+    stash = _stash_dtype(stash_type)
     xn, mean, inv_std = _normalize(x.astype(stash, copy=False), tuple(range(axis, x.ndim)), epsilon)
     # the second stage (scale, bias) runs in the input type
     y = xn.astype(x.dtype) * np.asarray(Scale, dtype=x.dtype)
@@ -141,8 +139,9 @@ def group_normalization_18(xp, X, scale, bias, *, epsilon=1e-5, num_groups):
 def group_normalization_21(xp, X, scale, bias, *, epsilon=1e-5, num_groups, stash_type=1):
     # opset 21: scale and bias hold one value per channel; stage 1 in stash_type
     x = np.asarray(X)
-    xn = _group_norm_stage1(x, num_groups, epsilon, _stash_dtype(stash_type, x.dtype)).astype(x.dtype)
-    y = xn * _per_channel(np.asarray(scale, dtype=x.dtype), x.ndim) + _per_channel(np.asarray(bias, dtype=x.dtype), x.ndim)
+    xn = _group_norm_stage1(x, num_groups, epsilon, _stash_dtype(stash_type)).astype(x.dtype)
+    s = _per_channel(np.asarray(scale, dtype=x.dtype), x.ndim)
+    y = xn * s + _per_channel(np.asarray(bias, dtype=x.dtype), x.ndim)
     return y.astype(x.dtype, copy=False)
 
 
@@ -150,7 +149,7 @@ def group_normalization_21(xp, X, scale, bias, *, epsilon=1e-5, num_groups, stas
 def rms_normalization(xp, X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
     x = np.asarray(X)
     axis = axis + x.ndim if axis < 0 else axis
-    xs = x.astype(_stash_dtype(stash_type, x.dtype), copy=False)
+    xs = x.astype(_stash_dtype(stash_type), copy=False)
     ms = np.mean(xs * xs, axis=tuple(range(axis, x.ndim)), keepdims=True)
     xn = (xs / np.sqrt(ms + xs.dtype.type(epsilon))).astype(x.dtype)
     scale = np.asarray(scale)

@@ -158,7 +158,7 @@ def _flat_index(out_shape, pos, kernel, strides, dilations, begins, in_shape, st
     return index
 
 
-@op("MaxPool", since=(1, 8, 10, 11, 12, 22))
+@op("MaxPool", since=(1, 8, 10, 12, 22))
 def max_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None,
              storage_order=0, strides=None, _n_outputs=1):
     kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(

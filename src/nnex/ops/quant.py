@@ -2,8 +2,8 @@
 
 QuantizeLinear / DequantizeLinear (per-tensor, per-axis and blocked; integer targets from
 2 to 16 bits, float8 / float6 / float4 targets through ml_dtypes), DynamicQuantizeLinear,
-and the integer kernels QLinearMatMul, MatMulInteger's convolution siblings QLinearConv and
-ConvInteger (with their own small im2col convolution).
+and the integer kernels QLinearMatMul, QLinearConv and ConvInteger (the last two with
+their own small im2col convolution, NumPy only).
 
 Rounding to an integer grid is round-half-to-even (``rint``) everywhere; integer targets
 saturate to their range. Float8 targets round to nearest even in the cast itself and
@@ -47,10 +47,6 @@ def _np_dtype(tensor_type: int):
     from onnx.helper import tensor_dtype_to_np_dtype
 
     return np.dtype(tensor_dtype_to_np_dtype(tensor_type))
-
-
-def _is_native_float(dtype) -> bool:
-    return _name(dtype) in ("float16", "float32", "float64")
 
 
 def _to_compute(xp, x):

@@ -22,8 +22,10 @@ from .registry import op
 
 
 def _norm_axes(axes, ndim: int) -> tuple[int, ...]:
-    """Non-negative, sorted, de-duplicated axes."""
-    return tuple(sorted({int(a) % ndim if ndim else 0 for a in axes}))
+    """Non-negative, sorted, de-duplicated axes (a 0-d input has none to reduce)."""
+    if ndim == 0:
+        return ()
+    return tuple(sorted({int(a) % ndim for a in axes}))
 
 
 def _axes_from_attr(axes, ndim: int) -> tuple[int, ...]:
@@ -60,8 +62,9 @@ def _as_array(xp, y, dtype):
 
 def _float_work(xp, x):
     """Integer data goes through float64 for log/sqrt/mean; floats stay in their own dtype."""
-    kind = np.dtype(x.dtype).kind if isinstance(x.dtype, np.dtype) else "f"
-    return xp.astype(x, xp.float64) if kind in "iub" else x
+    if xp.isdtype(x.dtype, ("integral", "bool")):
+        return xp.astype(x, xp.float64)
+    return x
 
 
 # ----------------------------------------------------------------------------- kernels

@@ -155,7 +155,9 @@ def _hz_to_mel(hz):
 
 
 @op("MelWeightMatrix", since=17, host_inputs=(0, 1, 2, 3, 4))
-def mel_weight_matrix(xp, num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, *, output_datatype=1):
+def mel_weight_matrix(
+    xp, num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz, *, output_datatype=1
+):
     n_mel = _host_int(num_mel_bins)
     n_fft = _host_int(dft_length)
     rate = _host_int(sample_rate)

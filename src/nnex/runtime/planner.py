@@ -42,6 +42,10 @@ class Plan:
     def finish(self) -> None:
         env = [None] * self.n_slots
         for s, arr in self.consts:
+            if isinstance(arr, np.ndarray) and arr.flags.writeable:
+                # constants are shared by every run: a kernel or a caller must not change them
+                arr = arr.view()
+                arr.flags.writeable = False
             env[s] = arr
         self.template = env
 
