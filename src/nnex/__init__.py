@@ -23,10 +23,7 @@ from .runtime import (
     SessionOptions,
     UnsupportedOpError,
 )
-
-
-class ConversionError(NnexError):
-    """A framework model (or a part of it) that nnex cannot convert to ONNX."""
+from .convert import ConversionError, convert
 
 
 def get_available_providers() -> list[str]:
@@ -36,7 +33,7 @@ def get_available_providers() -> list[str]:
 
 
 __all__ = [
-    "ConversionError", "ExternalDataError", "GraphOptimizationLevel", "InferenceSession", "InvalidInputError",
+    "ConversionError", "ExternalDataError", "convert", "GraphOptimizationLevel", "InferenceSession", "InvalidInputError",
     "InvalidModelError", "Model", "NnexError", "NodeRunError", "SessionOptions", "UnsupportedOpError", "backend",
     "get_available_providers", "load", "save",
 ]
