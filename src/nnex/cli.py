@@ -162,7 +162,7 @@ def load_model(path: str):
         raise UserError(f"{path}: {e}") from e
     except (ValueError, OSError) as e:
         raise UserError(str(e)) from e
-    except Exception as e:  # noqa: BLE001  (protobuf / serde errors on garbage input)
+    except Exception as e:  # protobuf / serde errors on garbage input
         raise UserError(f"{path} is not an ONNX model ({type(e).__name__}: {e})") from e
     _require_onnx_model(path, model)
     return model
@@ -170,8 +170,9 @@ def load_model(path: str):
 
 def _require_onnx_model(path: str, model) -> None:
     # protobuf parses many byte strings (an empty file, some text) into an empty ModelProto
-    if not model.ir_version and not model.opset_imports and not len(model.graph) and not model.graph.outputs:
-        raise UserError(f"{path} is not an ONNX model (no ir_version, opset imports or graph)")
+    g = model.graph
+    if not model.ir_version and not len(g) and not g.inputs and not g.outputs:
+        raise UserError(f"{path} is not an ONNX model (no ir_version and no graph)")
 
 
 def _make_session(path: str, providers=None):
@@ -221,6 +222,15 @@ def _load_npy(name: str, path: str) -> np.ndarray:
     if not os.path.isfile(path):
         raise UserError(f"--input {name}: file not found: {path}")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise UserError(f"--input {name}: cannot read {path}: {_one_line(e)}") from None
+    if magic.startswith(b"PK\x03\x04"):
+        raise UserError(f"--input {name}: {path} is an .npz archive; give one array per input as .npy")
+    if magic != b"\x93NUMPY":
+        raise UserError(f"--input {name}: {path} is not a .npy file (save it with numpy.save)")
+    try:
         arr = np.load(path, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e):
@@ -229,9 +239,6 @@ def _load_npy(name: str, path: str) -> np.ndarray:
         raise UserError(f"--input {name}: {path} is not a .npy file ({_one_line(e)})") from None
     except OSError as e:
         raise UserError(f"--input {name}: cannot read {path}: {_one_line(e)}") from None
-    if isinstance(arr, np.lib.npyio.NpzFile):
-        arr.close()
-        raise UserError(f"--input {name}: {path} is an .npz archive; give one array per input as .npy")
     return arr
 
 
@@ -269,6 +276,10 @@ def random_value(name: str, tp, dims: dict, rng: np.random.Generator):
         raise UserError(f"input {name!r} has no declared shape; give it with --input {name}=FILE.npy")
     shape = tuple(d if isinstance(d, int) else dims.get(d, 1) if isinstance(d, str) else 1 for d in shape)
     dtype = np_dtype_of(tp.tensor_type.elem_type)
+    return np.asarray(_random_array(shape, dtype, rng))
+
+
+def _random_array(shape: tuple, dtype: np.dtype, rng: np.random.Generator):
     if dtype == object:
         return np.full(shape, "a", dtype=object)
     if dtype.kind == "b":
@@ -279,11 +290,28 @@ def random_value(name: str, tp, dims: dict, rng: np.random.Generator):
         return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
-    # ml_dtypes (bfloat16, float8, int4, ...): integers when the type is an integer one
-    name_ = dtype.name
-    if "int" in name_:
+    # ml_dtypes (bfloat16, float8, int4, ...): small integers for the integer ones
+    if "int" in dtype.name:
         return rng.integers(0, 4, size=shape).astype(dtype)
     return np.clip(rng.standard_normal(shape), -2, 2).astype(dtype)
+
+
+def _check_feed(name: str, x: np.ndarray, tp, path: str) -> None:
+    """A clear error (naming the file) for an array whose dtype or rank the input does not take."""
+    from .ir.tensor import np_dtype_of
+    from .ir.types import shape_of, type_string
+
+    if tp is None or tp.WhichOneof("value") != "tensor_type" or not tp.tensor_type.elem_type:
+        return
+    want = np_dtype_of(tp.tensor_type.elem_type)
+    ok = x.dtype == want or (want == object and x.dtype.kind in "US")
+    if not ok:
+        hint = f"; convert it, e.g. np.save(path, x.astype(np.{want.name}))" if want != object else ""
+        raise UserError(f"input {name!r} is {type_string(tp)}, but {path} holds {x.dtype}{hint}")
+    shape = shape_of(tp)
+    if shape is not None and len(shape) != x.ndim:
+        raise UserError(f"input {name!r} has rank {len(shape)} ({fmt_shape(shape)}), but {path} holds an array "
+                        f"of shape {list(x.shape)}")
 
 
 def _safe_filename(name: str, used: set) -> str:
@@ -354,13 +382,8 @@ def cmd_run(args, out) -> int:
             feeds[v.name] = random_value(v.name, v.type, dims, rng)
             sources[v.name] = "random"
 
-    print(f"model: {args.model}", file=out)
-    print(f"provider: {', '.join(sess.get_providers())}", file=out)
-    print("inputs:", file=out)
-    for name, x in feeds.items():
-        t = type_string(declared[name].type)
-        desc = f"{len(x)} tensors" if isinstance(x, list) else f"shape {list(np.shape(x))}"
-        print(f"  {name}: {t} {desc} ({sources[name]})", file=out)
+    for name, path in given:
+        _check_feed(name, feeds[name], declared[name].type, path)
 
     import nnex
 
@@ -375,6 +398,14 @@ def cmd_run(args, out) -> int:
         times.append(time.perf_counter() - t0)
         if outputs is None:
             outputs = res
+
+    print(f"model: {args.model}", file=out)
+    print(f"provider: {', '.join(sess.get_providers())}", file=out)
+    print("inputs:", file=out)
+    for name, x in feeds.items():
+        t = type_string(declared[name].type)
+        desc = f"{len(x)} tensors" if isinstance(x, list) else f"shape {list(np.shape(x))}"
+        print(f"  {name}: {t} {desc} ({sources[name]})", file=out)
     names = [a.name for a in sess.get_outputs()]
     print("outputs:", file=out)
     for name, val in zip(names, outputs):
@@ -516,7 +547,9 @@ def model_info(path: str) -> dict:
 
 
 def print_info(info: dict, out) -> None:
-    p = lambda *a: print(*a, file=out)  # noqa: E731
+    def p(*a):
+        print(*a, file=out)
+
     p(f"model: {info['path']}")
     p(f"  ir_version: {info['ir_version']}")
     prod = " ".join(x for x in (info["producer_name"], info["producer_version"]) if x)

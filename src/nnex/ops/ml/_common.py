@@ -56,7 +56,9 @@ def erfinv(y: np.ndarray) -> np.ndarray:
               0.00943887047, 1.00167406, 2.83297682):
         p2 = c + p2 * tail
     out = np.where(w < 5.0, p1, p2) * y
-    return np.where(np.abs(y) >= 1.0, np.copysign(np.inf, y), out)
+    # the ends map to infinities; outside [-1, 1] there is no inverse
+    out = np.where(np.abs(y) == 1.0, np.copysign(np.inf, y), out)
+    return np.where(np.abs(y) > 1.0, np.nan, out)
 
 
 def probit(p: np.ndarray) -> np.ndarray:
@@ -100,7 +102,7 @@ def label_array(labels, idx: np.ndarray) -> np.ndarray:
     return lab[idx]
 
 
-def class_labels(classlabels_ints=None, classlabels_strings=None, *, ints_name="classlabels_ints"):
+def class_labels(classlabels_ints=None, classlabels_strings=None):
     """The class labels of a classifier: (list, is_strings)."""
     if classlabels_strings:
         return list(classlabels_strings), True

@@ -137,8 +137,8 @@ def svm_classifier(
         else:
             scores = dec
     else:
-        # linear mode: one weight row per class
-        scores = _kernel(m, coefs.reshape(n_classes, -1), kernel_type, kernel_params) + rhos
+        # linear mode: one weight row per class, all sharing rho[0] (as onnxruntime reads it)
+        scores = _kernel(m, coefs.reshape(n_classes, -1), kernel_type, kernel_params) + rhos[0]
         winner = np.argmax(scores, axis=1)
     z = post_transform_scores(scores, post_transform)
     y = label_array(labels, winner)

@@ -248,14 +248,43 @@ def tree_ensemble_regressor(
 
 
 def _binary_tree_scores(s: np.ndarray, positive_weights: bool, post_transform: str) -> np.ndarray:
-    """Two score columns from the positive class's score alone (onnxruntime's binary layout)."""
-    if positive_weights:
-        # scores read as probabilities of the positive class
-        s = probit(s) if post_transform == "PROBIT" else s
-        return np.concatenate([1.0 - s, s], axis=1)
+    """Two score columns from a single class score ``s`` [N, 1] (onnxruntime's binary layout).
+
+    Only the logistic and probit transforms apply here; the softmaxes of a one-score
+    model are skipped, as onnxruntime skips them.
+    """
     if post_transform == "LOGISTIC":
         return np.concatenate([logistic(-s), logistic(s)], axis=1)
+    if positive_weights:
+        # the score reads as the probability of the positive class
+        s = probit(s) if post_transform == "PROBIT" else s
+        return np.concatenate([1.0 - s, s], axis=1)
     return np.concatenate([-s, s], axis=1)
+
+
+def _binary_classifier(scores, base, ids, weights, labels, post_transform):
+    """Labels and scores of a two-class ensemble, following onnxruntime's conventions.
+
+    * only class 0 has leaf weights (what converters emit for binary boosting and
+      forests): that single score s (plus base_values[0]) decides the positive class,
+      s > 0.5 when all weights are positive (a probability), s > 0 otherwise;
+    * only class 1 has weights: scores [0, s1], same thresholds on s1;
+    * both classes have weights: an ordinary two-class model (argmax).
+    """
+    positive_weights = bool(np.all(weights >= 0))
+    threshold = 0.5 if positive_weights else 0.0
+    if not (ids == 1).any():
+        s = scores[:, :1] + (base[0] if base.size else 0.0)
+        z = _binary_tree_scores(s, positive_weights, post_transform)
+        return label_array(labels, (s[:, 0] > threshold).astype(np.int64)), z
+    if base.size:
+        scores = scores + (base if base.size == 2 else np.array([base[0], 0.0]))
+    if not (ids == 0).any():
+        scores = np.concatenate([np.zeros_like(scores[:, :1]), scores[:, 1:2]], axis=1)
+        winner = (scores[:, 1] > threshold).astype(np.int64)
+    else:
+        winner = np.argmax(scores[:, :2], axis=1)
+    return label_array(labels, winner), post_transform_scores(scores[:, :2], post_transform)
 
 
 @op("TreeEnsembleClassifier", since=(1, 3), domain=ML_DOMAIN)
@@ -297,15 +326,8 @@ def tree_ensemble_classifier(
     values, has = _leaf_table(n_leaves, max(n_classes, int(ids.max()) + 1 if ids.size else 1), leaf_of, ids, weights)
     scores, _ = _aggregate(forest, m, values, has, "SUM")
     base = _tensor_or_list(base_values_as_tensor, base_values, np.float32).astype(np.float64)
-    if n_classes == 2 and ids.size and np.all(ids == ids[0]):
-        # binary model scoring one class only: its score decides, the other is derived
-        s = scores[:, ids[0]:ids[0] + 1] + (base[ids[0]] if base.size > ids[0] else (base[0] if base.size else 0.0))
-        positive_weights = bool(np.all(weights >= 0))
-        positive = s[:, 0] > (0.5 if positive_weights else 0.0)
-        z = _binary_tree_scores(s, positive_weights, post_transform)
-        if post_transform not in ("LOGISTIC", "PROBIT"):
-            z = post_transform_scores(z, post_transform) if post_transform != "NONE" else z
-        y = label_array(labels, positive.astype(np.int64))
+    if n_classes == 2:
+        y, z = _binary_classifier(scores, base, ids, weights, labels, post_transform)
     else:
         if base.size:
             scores = scores + base
