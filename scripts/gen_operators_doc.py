@@ -15,6 +15,7 @@ import onnx
 import onnx.defs
 
 from nnex.ops.registry import lookup
+from nnex.runtime.planner import PLANNED_OPS
 
 DOMAINS = ("", "ai.onnx.ml", "ai.onnx.preview.training", "ai.onnx.preview")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +26,8 @@ def _status(domain: str, name: str, version: int, schema) -> str:
     k = lookup(domain, name, version)
     if k is not None:
         return f"kernel (since {k.since})"
+    if (domain, name) in PLANNED_OPS:
+        return PLANNED_OPS[(domain, name)]
     if schema.has_function or schema.has_context_dependent_function:
         return "function body (expanded)"
     return "**missing**"

@@ -249,6 +249,39 @@ def test_run_default_symbolic_dim_is_1(capsys, cnn):
     assert "median over 1 run" in out
 
 
+@pytest.mark.parametrize("cond", [True, False])
+def test_run_subgraphs_functions_and_initializer_override(capsys, rich, tmp_path, cond):
+    _, path = rich
+    rng = np.random.default_rng(5)
+    feeds = {"x": rng.standard_normal((2, 3)).astype(np.float32), "cond": np.array(cond),
+             "k": np.array(-0.5, np.float32)}  # k overrides its initializer
+    args = []
+    for name, arr in feeds.items():
+        np.save(tmp_path / f"{name}.npy", arr)
+        args += ["--input", f"{name}={tmp_path / f'{name}.npy'}"]
+    code, _out, err = call(capsys, "run", path, *args, "--output-dir", tmp_path / "o")
+    assert code == 0, err
+    (ref,) = ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)
+    np.testing.assert_allclose(np.load(tmp_path / "o" / "y.npy"), ref, rtol=1e-6, atol=1e-6)
+
+
+def test_run_bfloat16_through_npy(capsys, tmp_path):
+    """.npy has no bfloat16: a float32 file feeds a bfloat16 input, a bfloat16 output is saved as float32."""
+    g = h.make_graph([h.make_node("Identity", ["a"], ["a/out:0"]), h.make_node("Neg", ["a"], ["a_out_0"])], "g",
+                     [h.make_tensor_value_info("a", T.BFLOAT16, [3])],
+                     [h.make_tensor_value_info("a/out:0", T.BFLOAT16, [3]),
+                      h.make_tensor_value_info("a_out_0", T.BFLOAT16, [3])])
+    path = _save(h.make_model(g, opset_imports=[h.make_opsetid("", 21)], ir_version=10), tmp_path / "bf.onnx")
+    np.save(tmp_path / "a.npy", np.array([1.5, -2.0, 1 / 3], np.float32))
+    code, out, err = call(capsys, "run", path, "--input", f"a={tmp_path / 'a.npy'}", "-o", tmp_path / "o")
+    assert code == 0, err
+    first, second = np.load(tmp_path / "o" / "a_out_0.npy"), np.load(tmp_path / "o" / "a_out_0_1.npy")
+    assert first.dtype == np.float32
+    np.testing.assert_array_equal(first, [1.5, -2.0, 0.333984375])  # 1/3 rounded to bfloat16
+    np.testing.assert_array_equal(second, -first)                  # distinct files for clashing names
+    assert "saved a/out:0 ->" in out and "as float32: .npy has no bfloat16" in out
+
+
 def test_run_providers_numpy(capsys, cnn):
     code, out, err = call(capsys, "run", cnn, "--providers", "numpy")
     assert code == 0, err

@@ -296,14 +296,20 @@ def _random_array(shape: tuple, dtype: np.dtype, rng: np.random.Generator):
     return np.clip(rng.standard_normal(shape), -2, 2).astype(dtype)
 
 
-def _check_feed(name: str, x: np.ndarray, tp, path: str) -> None:
-    """A clear error (naming the file) for an array whose dtype or rank the input does not take."""
+def _check_feed(name: str, x: np.ndarray, tp, path: str) -> np.ndarray:
+    """The array for input ``name``; a clear error (naming the file) for a dtype or rank the input does not take.
+
+    .npy cannot hold bfloat16, float8 or int4: for inputs of those types an array of a plain
+    NumPy number type is converted.
+    """
     from .ir.tensor import np_dtype_of
     from .ir.types import shape_of, type_string
 
     if tp is None or tp.WhichOneof("value") != "tensor_type" or not tp.tensor_type.elem_type:
-        return
+        return x
     want = np_dtype_of(tp.tensor_type.elem_type)
+    if want.kind == "V" and x.dtype.kind in "fiub":
+        x = x.astype(want)
     ok = x.dtype == want or (want == object and x.dtype.kind in "US")
     if not ok:
         hint = f"; convert it, e.g. np.save(path, x.astype(np.{want.name}))" if want != object else ""
@@ -312,6 +318,7 @@ def _check_feed(name: str, x: np.ndarray, tp, path: str) -> None:
     if shape is not None and len(shape) != x.ndim:
         raise UserError(f"input {name!r} has rank {len(shape)} ({fmt_shape(shape)}), but {path} holds an array "
                         f"of shape {list(x.shape)}")
+    return x
 
 
 def _safe_filename(name: str, used: set) -> str:
@@ -338,7 +345,11 @@ def save_output(out_dir: str, fname: str, value) -> str | None:
 
 
 def _saveable(a) -> np.ndarray:
+    """The array as .npy can hold it without pickle: strings as unicode, ml_dtypes widened (.npy has no bfloat16)."""
     a = np.asarray(a)
+    if a.dtype.kind == "V" and _castable(a):
+        wide = np.int8 if "uint" not in a.dtype.name else np.uint8
+        return a.astype(wide if "int" in a.dtype.name else np.float32)
     if a.dtype == object:
         return np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in a.ravel()],
                         dtype=str).reshape(a.shape)
@@ -383,7 +394,7 @@ def cmd_run(args, out) -> int:
             sources[v.name] = "random"
 
     for name, path in given:
-        _check_feed(name, feeds[name], declared[name].type, path)
+        feeds[name] = _check_feed(name, feeds[name], declared[name].type, path)
 
     import nnex
 
@@ -416,14 +427,15 @@ def cmd_run(args, out) -> int:
         except OSError as e:
             raise UserError(f"cannot create --output-dir {args.output_dir}: {_one_line(e)}") from None
         used: set = set()
-        saved = 0
         for name, val in zip(names, outputs):
             p = save_output(args.output_dir, _safe_filename(name, used), val)
             if p is None:
                 print(f"  (output {name!r} is not saved: maps and empty optionals have no .npy form)", file=out)
             else:
-                saved += 1
-                print(f"  saved {name} -> {p}", file=out)
+                note = ""
+                if isinstance(val, np.ndarray) and val.dtype.kind == "V":
+                    note = f" (as {_saveable(val.ravel()[:1]).dtype}: .npy has no {val.dtype})"
+                print(f"  saved {name} -> {p}{note}", file=out)
     med = statistics.median(times)
     extra = f" (min {fmt_ms(min(times))}, max {fmt_ms(max(times))})" if len(times) > 1 else ""
     print(f"latency: {fmt_ms(med)} median over {len(times)} run{'s' if len(times) != 1 else ''}{extra}", file=out)

@@ -12,6 +12,4 @@ EXCLUDED: dict[str, str] = {
         "onnx's runner cannot compare a sequence holding a 0-d tensor (TypeError on len()); compared directly instead",
     r"^test_attention_4d_causal_fp16_expanded_cpu$":
         "1 float16 ulp: nnex computes float16 Softmax in float32 (as onnxruntime does), the expected values in float16",
-    r"^test_gradient_of_add(_and_mul)?_cpu$":
-        "ai.onnx.preview.training Gradient needs automatic differentiation of the graph: not implemented yet",
 }

@@ -27,6 +27,9 @@ TRASH_SLOT = 1  # outputs nobody named are written here
 
 _MAX_INLINE_DEPTH = 32
 
+# ops the planner builds from the graph itself rather than from a registered kernel
+PLANNED_OPS = {("ai.onnx.preview.training", "Gradient"): "planned by the runtime (reverse-mode differentiation)"}
+
 
 @dataclass
 class Plan:
@@ -155,6 +158,9 @@ class Planner:
         reads_per_step: list[list[int]] = []
         while pending:
             pn = pending.pop()
+            if (pn.domain, pn.op_type) in PLANNED_OPS:
+                self._gradient_step(pn, graph, plan, slots, slot_of, new_slot, reads_per_step)
+                continue
             kernel = self._kernel(pn)
             if kernel is None:
                 f = find_function(pn, self.functions, self._input_types(pn))
@@ -217,6 +223,33 @@ class Planner:
         plan.steps = [tuple(s) for s in plan.steps]
         plan.finish()
         return plan
+
+    def _gradient_step(self, pn, graph, plan, slots, slot_of, new_slot, reads_per_step) -> None:
+        """Gradient differentiates part of this very graph, so it is planned from the graph, not a kernel."""
+        from .gradient import forward_slice, make_gradient_kernel
+
+        xs = list(pn.attributes["xs"].value)
+        y = pn.attributes["y"].value
+        fwd = forward_slice(graph.nodes, set(xs), y)
+        produced = {v.name for n in fwd for v in n.outputs}
+        by_name = {v.name: v for n in fwd for v in n.inputs if v is not None}
+        by_name.update({v.name: v for v in pn.inputs if v is not None})
+        leaves = [name for name in dict.fromkeys(list(by_name)) if name not in produced]
+        run = make_gradient_kernel(fwd, xs, y, pn.opsets, self.xp)
+        ins = [slot_of(by_name[name]) for name in leaves]
+        outs = []
+        for v in pn.outputs:
+            s = slots.get(id(v))
+            if s is None:
+                s = slots[id(v)] = new_slot()
+            outs.append(s)
+
+        def call(*vals, _names=tuple(leaves)):
+            return tuple(run(dict(zip(_names, vals))))
+
+        plan.steps.append([call, tuple(ins), tuple(outs), (), False])
+        plan.labels.append((pn.name, pn.op_type, pn.scope))
+        reads_per_step.append(ins)
 
     def _input_types(self, pn: PlanNode):
         types = []
