@@ -45,7 +45,7 @@ class Model:
                  producer_name: str = "nnex", producer_version: str = "", domain: str = "", model_version: int = 0,
                  doc_string: str = ""):
         self.graph = graph
-        self.opset_imports = dict(opset_imports or {"": 21})
+        self.opset_imports = dict(opset_imports) if opset_imports is not None else {"": 21}
         self.ir_version = ir_version
         self.producer_name = producer_name
         self.producer_version = producer_version

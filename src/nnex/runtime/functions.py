@@ -110,7 +110,7 @@ def inline(node: PlanNode, f: Function) -> list[PlanNode]:
         mapping[id(formal)] = None
     for formal, actual in zip(f.body.outputs, node.outputs):
         mapping[id(formal)] = actual
-    prefix = f"{node.name or node.op_type}/{f.name}"
+    prefix = node.name or f.name
     opsets = dict(node.opsets)
     opsets.update(f.opset_imports)
     out = []

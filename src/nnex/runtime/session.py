@@ -46,9 +46,8 @@ class NodeArg:
     def __init__(self, name: str, type_proto):
         self.name = name
         self.type = type_string(type_proto)
-        self.shape = shape_of(type_proto) if type_proto is not None else None
-        if self.shape is None and type_proto is not None and type_proto.WhichOneof("value") == "tensor_type":
-            self.shape = None
+        shape = shape_of(type_proto) if type_proto is not None else None
+        self.shape = [] if shape is None else shape  # onnxruntime reports an unknown rank as []
 
     def __repr__(self) -> str:
         return f"NodeArg(name={self.name!r}, type={self.type!r}, shape={self.shape!r})"
