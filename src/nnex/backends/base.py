@@ -1,41 +1,201 @@
-"""What an array backend provides to the runtime."""
+"""What an array backend provides to the runtime, and how kernels are adapted to it.
+
+The op library is written once against the array API, but a few things cannot live on
+every array library, so a non-NumPy backend adapts each kernel when the plan is built
+(``kernel_override``, called by the planner for every node):
+
+* ``host_inputs`` (shapes, axes, pads) reach the kernel as NumPy arrays;
+* "host values" stay NumPy: what Shape/Size/Constant produce, what a host-only kernel
+  produces, and tensors of a dtype the library has no type for (strings, int4, ...).
+  A kernel whose inputs are all host values runs on NumPy, so shape arithmetic never
+  leaves the host; a kernel that mixes host values with device arrays gets them moved
+  to the device, unless one of them cannot be (then the node runs on NumPy);
+* kernels listed in ``host_only`` (NumPy by nature: strings, ai.onnx.ml, random, ...)
+  run on NumPy with every input moved to the host;
+* ``natives`` replace a standard kernel with the library's own (Conv via
+  torch.nn.functional, ...). A native kernel returns ``NotImplemented`` for a case it
+  does not cover, and the standard kernel runs instead.
+
+The NumPy backend adapts nothing: its kernels are the registry's, called directly.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import dataclasses
+from typing import Any, Callable
 
+import array_api_compat.numpy as np_xp
 import numpy as np
 
-from ..ops.registry import OpKernel
+from ..ops.registry import OpKernel, lookup
+from .host_ops import HOST_ONLY
+
+_HOST_TYPES = (np.ndarray, np.generic)
+
+
+class UnsupportedDtypeError(TypeError):
+    """A dtype the backend's array library has no type for."""
 
 
 class ArrayBackend:
     """An array library the runtime can run ops on.
 
-    ``xp`` is bound into every kernel at plan time. ``overrides`` maps
-    (domain, op_type) to faster native kernels (newest since <= opset wins, like the registry).
+    ``xp`` is bound into every kernel at plan time (the array API namespace of the
+    library). Subclasses define ``asarray``/``to_numpy``/``holds`` and fill ``natives``.
     """
 
     name = "base"
     device = "cpu"
     xp: Any = None
+    #: (domain, op_type) of kernels that must run on NumPy on this backend
+    host_only: frozenset = HOST_ONLY
 
     def __init__(self):
-        self.overrides: dict[tuple[str, str], list[OpKernel]] = {}
+        # (domain, op_type) -> {standard kernel's since: native fn(xp, *inputs, **attrs)}
+        self.natives: dict[tuple[str, str], dict[int, Callable]] = {}
+        self._adapted: dict[OpKernel, OpKernel] = {}
 
-    def asarray(self, x: np.ndarray):
-        """A host (NumPy) array as this backend's array."""
+    # ------------------------------------------------------------------ arrays
+    def asarray(self, x, *, strict: bool = False):
+        """A host (NumPy) array as this backend's array.
+
+        A dtype the library has no type for stays a NumPy array (a host value, which
+        kernels then process on NumPy), or raises ``UnsupportedDtypeError`` with ``strict``.
+        """
         return x
 
     def to_numpy(self, x) -> np.ndarray:
         return np.asarray(x)
 
+    def holds(self, dtype) -> bool:
+        """True when arrays of NumPy ``dtype`` can live on this backend."""
+        return True
+
+    def _unsupported(self, dtype) -> UnsupportedDtypeError:
+        return UnsupportedDtypeError(
+            f"the {self.name} backend has no array type for dtype {np.dtype(dtype).name}")
+
+    def run_context(self):
+        """A context manager the runtime enters around one whole run (feeds, plan, fetches)."""
+        return contextlib.nullcontext()
+
+    # ------------------------------------------------------------------ kernels
+    def native(self, op_type: str, versions, fn: Callable, domain: str = "") -> None:
+        """Use ``fn`` instead of the standard kernels registered under ``versions``."""
+        per_version = self.natives.setdefault((domain, op_type), {})
+        for v in (versions,) if isinstance(versions, int) else versions:
+            per_version[v] = fn
+
     def kernel_override(self, domain: str, op_type: str, opset: int) -> OpKernel | None:
-        best = None
-        for k in self.overrides.get((domain, op_type), ()):
-            if k.since <= opset:
-                best = k
-        return best
+        """The kernel the planner binds for this node: the standard one, adapted (see module doc)."""
+        kernel = lookup(domain, op_type, opset)
+        if kernel is None:
+            return None
+        adapted = self._adapted.get(kernel)
+        if adapted is None:
+            adapted = self._adapted[kernel] = self.wrap_kernel(kernel)
+        return adapted
+
+    def wrap_kernel(self, kernel: OpKernel) -> OpKernel:
+        """``kernel`` adapted to this backend (the same kernel on NumPy)."""
+        if (kernel.domain, kernel.op_type) in self.host_only:
+            fn = self._host_call(kernel.fn)
+        else:
+            fn = self._device_call(kernel)
+            native = self.natives.get((kernel.domain, kernel.op_type), {}).get(kernel.since)
+            if native is not None:
+                fn = self._native_call(kernel, native, fn)
+        fn.__name__ = getattr(kernel.fn, "__name__", kernel.op_type)
+        return dataclasses.replace(kernel, fn=fn)
+
+    # The adapters below run at every call of a node: keep them lean.
+
+    def to_host(self, x):
+        """``x`` as NumPy, through sequences (lists) and optionals (None)."""
+        if x is None or isinstance(x, (_HOST_TYPES, dict, str, bytes)):
+            return x
+        if isinstance(x, (list, tuple)):
+            return type(x)(self.to_host(v) for v in x)
+        if callable(x):
+            return x
+        return self.to_numpy(x)
+
+    def _host_call(self, fn: Callable) -> Callable:
+        to_host = self.to_host
+
+        def host_kernel(xp, *inputs, **attrs):
+            return fn(np_xp, *[to_host(x) for x in inputs], **attrs)
+
+        return host_kernel
+
+    def _device_call(self, kernel: OpKernel) -> Callable:
+        fn, bxp = kernel.fn, self.xp
+        host_positions = frozenset(kernel.host_inputs)
+        run_on_host = self._host_call(fn)
+        holds, asarray, to_numpy = self.holds, self.asarray, self.to_numpy
+
+        def place(inputs):
+            """Device inputs as they are; host values moved to the device, or None when the
+            node must run on NumPy (all inputs on the host, or one the device cannot hold)."""
+            n_host = n_device = 0
+            for i, x in enumerate(inputs):
+                if i in host_positions or x is None:
+                    continue
+                if isinstance(x, _HOST_TYPES):
+                    if not holds(x.dtype):
+                        return None
+                    n_host += 1
+                elif not isinstance(x, (list, tuple)):
+                    n_device += 1
+            if not n_host:
+                return inputs
+            if not n_device:
+                return None
+            return [x if i in host_positions or not isinstance(x, _HOST_TYPES) else asarray(np.asarray(x))
+                    for i, x in enumerate(inputs)]
+
+        if host_positions:
+            # Host inputs are usually plan constants: the same object every run, so the
+            # last conversion per position is remembered (keyed by identity).
+            last: dict[int, tuple] = {}
+
+            def host_value(i, x):
+                if x is None or isinstance(x, _HOST_TYPES):
+                    return x
+                seen = last.get(i)
+                if seen is not None and seen[0] is x:
+                    return seen[1]
+                h = to_numpy(x)
+                last[i] = (x, h)
+                return h
+
+            def device_kernel(xp, *inputs, **attrs):
+                inputs = [host_value(i, x) if i in host_positions else x for i, x in enumerate(inputs)]
+                placed = place(inputs)
+                if placed is None:
+                    return run_on_host(xp, *inputs, **attrs)
+                return fn(bxp, *placed, **attrs)
+        else:
+
+            def device_kernel(xp, *inputs, **attrs):
+                for x in inputs:
+                    if isinstance(x, _HOST_TYPES):
+                        placed = place(inputs)
+                        if placed is None:
+                            return run_on_host(xp, *inputs, **attrs)
+                        return fn(bxp, *placed, **attrs)
+                return fn(bxp, *inputs, **attrs)
+
+        return device_kernel
+
+    @staticmethod
+    def _native_call(kernel: OpKernel, native: Callable, standard: Callable) -> Callable:
+        def native_kernel(xp, *inputs, **attrs):
+            out = native(xp, *inputs, **attrs)
+            return standard(xp, *inputs, **attrs) if out is NotImplemented else out
+
+        return native_kernel
 
     def __repr__(self) -> str:
         return f"<nnex backend {self.name}:{self.device}>"

@@ -39,6 +39,7 @@ class Plan:
     input_slots: list = field(default_factory=list)
     output_slots: list = field(default_factory=list)
     consts: list = field(default_factory=list)  # (slot, array)
+    const_slots: dict = field(default_factory=dict)  # initializer name -> slot (to_torch feeds parameters there)
     outer: list = field(default_factory=list)  # (local slot, parent slot): outer-scope reads of a subgraph
     template: list = field(default_factory=list)  # env with constants in place, copied per run
 
@@ -133,6 +134,7 @@ class Planner:
                 if v.const is not None:
                     s = slots[id(v)] = new_slot()
                     plan.consts.append((s, self.backend.asarray(v.const.numpy())))
+                    plan.const_slots[v.name] = s
                 elif parent_lookup is not None:
                     ps = parent_lookup(v)
                     s = slots[id(v)] = new_slot()
@@ -150,6 +152,7 @@ class Planner:
             elif v.const is not None:
                 # an input with a default (IR < 4): the initializer fills the slot when not fed
                 plan.consts.append((slots[id(v)], self.backend.asarray(v.const.numpy())))
+                plan.const_slots[v.name] = slots[id(v)]
 
         nodes = [PlanNode(n.op_type, n.domain, list(n.inputs), list(n.outputs), dict(n.attributes),
                           self.opsets, n.name, n) for n in graph.nodes]

@@ -170,6 +170,7 @@ class InferenceSession:
         self._overridable = [NodeArg(v.name, v.type) for v in g.inputs if v.name in init_names]
         self._output_args = [NodeArg(v.name, v.type) for v in g.outputs]
         self._output_index = {v.name: i for i, v in enumerate(g.outputs)}
+        self._thread_limit = _thread_limiter(self._options.intra_op_num_threads)
 
     @staticmethod
     def _inferred_types(model: Model) -> dict:
@@ -228,7 +229,11 @@ class InferenceSession:
             for sp in self._required:
                 if sp.name not in input_feed:
                     raise InvalidInputError(f"missing input {sp.name!r}")
-        execute(plan, env)
+        if self._thread_limit is None:
+            execute(plan, env)
+        else:
+            with self._thread_limit():
+                execute(plan, env)
         if output_names is None:
             slots = plan.output_slots
         else:
@@ -247,6 +252,22 @@ class InferenceSession:
         if isinstance(x, dict):
             return x
         return self._backend.to_numpy(x)
+
+
+def _thread_limiter(n: int):
+    """A context that caps the BLAS/OpenMP threads at ``n`` during a run (None when not asked for)."""
+    if not n or n <= 0:
+        return None
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        import warnings
+
+        warnings.warn("intra_op_num_threads needs the threadpoolctl package (pip install threadpoolctl); "
+                      "the setting is ignored", stacklevel=3)
+        return None
+    controller = ThreadpoolController()
+    return lambda: controller.limit(limits=int(n))
 
 
 class _LazyTypes(dict):
