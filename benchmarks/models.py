@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -122,13 +122,12 @@ def _realize_light_model(stem: str, out: Path) -> None:
         for k, name in enumerate(n.input):
             consumers.setdefault(name, (n.op_type, k))
 
-    kept_nodes, new_inits, used_shapes = [], [], set()
+    kept_nodes, new_inits = [], []
     for n in g.node:
         if n.op_type == "ConstantOfShape" and n.input[0] in inits:
             shape = tuple(int(d) for d in numpy_helper.to_array(inits[n.input[0]]))
             w = _placeholder_weight(consumers.get(n.output[0], ("", 0)), shape, rng)
             new_inits.append(numpy_helper.from_array(w, n.output[0]))
-            used_shapes.add(n.input[0])
             continue
         if n.op_type == "Reshape" and n.input[1] in inits:
             # the classifier flattens to [1, C]: make it [-1, C] so any batch size runs
@@ -141,7 +140,8 @@ def _realize_light_model(stem: str, out: Path) -> None:
     still_used = {i for n in kept_nodes for i in n.input}
     initializers = [t for t in g.initializer if t.name in still_used] + new_inits
     init_names = {t.name for t in initializers}
-    inputs = [v for v in g.input if v.name not in init_names and v.name not in used_shapes]
+    # IR 3 listed every initializer as an input too; only the real inputs stay
+    inputs = [v for v in g.input if v.name not in init_names and v.name in still_used]
     for v in list(inputs) + list(g.output):
         v.type.tensor_type.shape.dim[0].ClearField("dim_value")
         v.type.tensor_type.shape.dim[0].dim_param = "N"
@@ -195,7 +195,8 @@ def _build_mobilenet_v2(out: Path) -> None:
     from torch import nn
 
     def conv_bn(cin, cout, k, stride, groups=1, act=True):
-        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
+        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+                  nn.BatchNorm2d(cout)]
         if act:
             layers.append(nn.ReLU6())
         return nn.Sequential(*layers)
@@ -205,7 +206,8 @@ def _build_mobilenet_v2(out: Path) -> None:
             super().__init__()
             hidden = cin * expand
             layers = [conv_bn(cin, hidden, 1, 1)] if expand != 1 else []
-            layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden), conv_bn(hidden, cout, 1, 1, act=False)]
+            layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden),
+                       conv_bn(hidden, cout, 1, 1, act=False)]
             self.block = nn.Sequential(*layers)
             self.residual = stride == 1 and cin == cout
 
@@ -214,8 +216,8 @@ def _build_mobilenet_v2(out: Path) -> None:
 
     class MobileNetV2(nn.Module):
         # (expansion, channels, repeats, first stride) from the paper's table 2
-        SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-                    (6, 160, 3, 2), (6, 320, 1, 1)]
+        SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
+                    (6, 160, 3, 2), (6, 320, 1, 1))
 
         def __init__(self, classes=1000):
             super().__init__()
@@ -295,8 +297,8 @@ def _build_bert_base(out: Path) -> None:
     ids = torch.randint(0, model.config.vocab_size, (1, SEQ_LEN))
     mask = torch.ones_like(ids)
     types = torch.zeros_like(ids)
-    dyn = {n: {0: "N", 1: "S"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
     names = ("input_ids", "attention_mask", "token_type_ids")
+    dyn = {n: {0: "N", 1: "S"} for n in names + ("last_hidden_state",)}
     _torch_export(_one_output(model, names, "last_hidden_state"), (ids, mask, types), out, names,
                   ["last_hidden_state"], dyn)
 
@@ -391,9 +393,9 @@ def _build_elementwise(out: Path) -> None:
     nodes = [helper.make_node("Add", ["X", "b"], ["t0"], name="add"),
              helper.make_node("Mul", ["t0", "s"], ["t1"], name="mul"),
              helper.make_node("Relu", ["t1"], ["Y"], name="relu")]
-    graph = helper.make_graph(nodes, "elementwise",
-                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", N_FEATURES])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", N_FEATURES])], [b, s])
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", N_FEATURES])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", N_FEATURES])
+    graph = helper.make_graph(nodes, "elementwise", [x], [y], [b, s])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
     onnx.checker.check_model(model)
     onnx.save(model, str(out))

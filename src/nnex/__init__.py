@@ -23,7 +23,8 @@ from .runtime import (
     SessionOptions,
     UnsupportedOpError,
 )
-from .convert import ConversionError, convert
+from . import convert  # a callable module: nnex.convert(obj, ...) and nnex.convert.sklearn
+from .convert import ConversionError
 
 
 def get_available_providers() -> list[str]:

@@ -1,4 +1,6 @@
-"""ai.onnx.ml kernels checked against onnxruntime on small hand-built one-node models.
+"""ai.onnx.ml kernels checked against onnxruntime on small hand-built one-node models (and
+the string ops the text converters emit: com.microsoft Tokenizer and MurmurHash3,
+StringNormalizer's case changes).
 
 Each case builds a model with onnx.helper, runs it with onnxruntime, and calls the
 registered nnex kernel with the attributes decoded as the runtime decodes them.
@@ -23,7 +25,7 @@ from onnx import helper, numpy_helper  # noqa: E402
 from nnex.ops.registry import lookup  # noqa: E402
 
 _NP2ONNX = {np.dtype("float32"): TP.FLOAT, np.dtype("float64"): TP.DOUBLE, np.dtype("int64"): TP.INT64,
-            np.dtype("int32"): TP.INT32, np.dtype("O"): TP.STRING}
+            np.dtype("int32"): TP.INT32, np.dtype("uint32"): TP.UINT32, np.dtype("O"): TP.STRING}
 
 
 def _type(t):
@@ -381,3 +383,86 @@ def test_tree_ensemble_v5(agg, pt):
         leaf_targetids=[0, 1, 0, 1, 0], leaf_weights=helper.make_tensor("w", TP.FLOAT, (5,), [1, 10, 100, -3, 0.5]),
     )
     check("TreeEnsemble", [x], attrs, [TP.FLOAT], ml=5)
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 16])
+def test_tree_walk_chunks(monkeypatch, chunk):
+    """Deep trees walked in chunks of (sample, tree) pairs, finished pairs dropped on the way:
+    the same leaves, and the same float32 sums, whatever the chunk size."""
+    from nnex.ops.ml import trees
+
+    monkeypatch.setattr(trees, "_CHUNK", chunk)
+    rs = np.random.RandomState(21)
+    x = _tree_input(rs)
+    a, leaves = _forest(rs, 5, 3, depth=9)
+    attrs = dict(a, target_treeids=[t for t, _ in leaves], target_nodeids=[n for _, n in leaves],
+                 target_ids=[0] * len(leaves), target_weights=rs.randn(len(leaves)).round(3).tolist(), n_targets=1)
+    expected, got = run_both("TreeEnsembleRegressor", [x], attrs, [TP.FLOAT])
+    np.testing.assert_array_equal(got[0], expected[0])
+
+
+# --------------------------------------------------------------------------- com.microsoft ops the converters emit
+
+
+def run_ms(op, x, attrs, out_type):
+    """(onnxruntime's output, the nnex kernel's output) for a one-node com.microsoft model."""
+    node = helper.make_node(op, ["x"], ["y"], domain="com.microsoft", **attrs)
+    graph = helper.make_graph([node], "g", [helper.make_value_info("x", _type(_NP2ONNX[x.dtype]))],
+                              [helper.make_value_info("y", _type(out_type))])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = lookup("com.microsoft", op, 1).fn(xp, x, **{a.name: _decoded(a) for a in node.attribute})
+    return expected, np.asarray(got)
+
+
+_KEYS = {
+    "strings": np.array([["", "a", "ab", "abc"], ["abcd", "abcde", "hello world", "Été à Noël ✓"]], dtype=object),
+    "int32": np.array([0, 1, -1, 2**31 - 1, -(2**31), 123456], np.int32),
+    "uint32": np.array([0, 1, 2**32 - 1, 77], np.uint32),
+}
+
+
+@pytest.mark.parametrize("keys", list(_KEYS))
+@pytest.mark.parametrize("positive, seed", [(1, 0), (0, 0), (1, 42), (0, -7)])
+def test_murmur_hash3(keys, positive, seed):
+    x = _KEYS[keys]
+    expected, got = run_ms("MurmurHash3", x, dict(positive=positive, seed=seed), TP.UINT32 if positive else TP.INT32)
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+
+
+_TEXT = np.array([["the quick, brown fox"], ["été à noël l'été"], [""]], dtype=object)
+TOKENIZER_CASES = [
+    (_TEXT, dict(tokenexp="[a-zA-Z0-9_]+")),
+    (_TEXT, dict(tokenexp=r"\w+")),  # RE2's \w is ASCII-only
+    (_TEXT, dict(tokenexp=r"\w\w+", mincharnum=3)),
+    (_TEXT, dict(tokenexp=r"\w+", mark=1)),
+    (np.array(["!!", ""], dtype=object), dict(tokenexp=r"\w+", mark=1)),  # no token anywhere
+    (np.array(["hello world"], dtype=object), dict(tokenexp=r"(\w)(\w+)")),
+    (np.array(["a b  c", "dd;e"], dtype=object), dict(separators=[" ", ";"])),
+    (np.array(["a b  c", "dd;e"], dtype=object), dict(separators=[" +", ";"], mincharnum=2)),
+    (np.array(["abé", "d"], dtype=object), dict(separators=[""])),
+    (np.array(["abé", "d"], dtype=object), dict(separators=[""], mark=1)),
+]
+
+
+@pytest.mark.parametrize("x, attrs", TOKENIZER_CASES, ids=[f"tok{i}" for i in range(len(TOKENIZER_CASES))])
+def test_tokenizer(x, attrs):
+    attrs = dict(dict(mark=0, mincharnum=1, pad_value="#"), **attrs)
+    expected, got = run_ms("Tokenizer", x, attrs, TP.STRING)
+    assert got.shape == expected.shape and got.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("locale", ["C", "C.UTF-8", ""])
+@pytest.mark.parametrize("action", ["LOWER", "UPPER"])
+def test_string_normalizer_case(locale, action):
+    """Case changes as the text converters use them: one character for one, ASCII only in "C"."""
+    x = np.array(["AbC", "ÉTé", "straße", "İx", "ﬁ", "ǅ", "Noël ✓"], dtype=object)
+    node = helper.make_node("StringNormalizer", ["x"], ["y"], case_change_action=action, locale=locale)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TP.STRING, [None])],
+                              [helper.make_tensor_value_info("y", TP.STRING, [None])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    expected = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    got = lookup("", "StringNormalizer", 17).fn(xp, x, case_change_action=action, locale=locale)
+    assert got.tolist() == expected.tolist()

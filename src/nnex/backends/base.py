@@ -10,11 +10,13 @@ every array library, so a non-NumPy backend adapts each kernel when the plan is 
   A kernel whose inputs are all host values runs on NumPy, so shape arithmetic never
   leaves the host; a kernel that mixes host values with device arrays gets them moved
   to the device, unless one of them cannot be (then the node runs on NumPy);
-* kernels listed in ``host_only`` (NumPy by nature: strings, ai.onnx.ml, random, ...)
+* kernels listed in host_ops.py (NumPy by nature: strings, ai.onnx.ml, random, ...)
   run on NumPy with every input moved to the host;
 * ``natives`` replace a standard kernel with the library's own (Conv via
   torch.nn.functional, ...). A native kernel returns ``NotImplemented`` for a case it
-  does not cover, and the standard kernel runs instead.
+  does not cover, and the standard kernel runs instead;
+* a kernel that returns ``NotImplemented`` on a backend (a dtype the library lacks) is
+  run again on NumPy.
 
 The NumPy backend adapts nothing: its kernels are the registry's, called directly.
 """
@@ -29,7 +31,7 @@ import array_api_compat.numpy as np_xp
 import numpy as np
 
 from ..ops.registry import OpKernel, lookup
-from .host_ops import HOST_ONLY
+from .host_ops import NUMPY_KERNELS, runs_on_host
 
 _HOST_TYPES = (np.ndarray, np.generic)
 
@@ -48,8 +50,6 @@ class ArrayBackend:
     name = "base"
     device = "cpu"
     xp: Any = None
-    #: (domain, op_type) of kernels that must run on NumPy on this backend
-    host_only: frozenset = HOST_ONLY
 
     def __init__(self):
         # (domain, op_type) -> {standard kernel's since: native fn(xp, *inputs, **attrs)}
@@ -67,6 +67,12 @@ class ArrayBackend:
 
     def to_numpy(self, x) -> np.ndarray:
         return np.asarray(x)
+
+    def structured(self, x, strict: bool = False):
+        """A sequence (list), optional (None) or map (dict) feed: its tensors as backend arrays."""
+        if isinstance(x, (list, tuple)):
+            return [self.asarray(v, strict=strict) for v in x]
+        return x
 
     def holds(self, dtype) -> bool:
         """True when arrays of NumPy ``dtype`` can live on this backend."""
@@ -99,13 +105,18 @@ class ArrayBackend:
 
     def wrap_kernel(self, kernel: OpKernel) -> OpKernel:
         """``kernel`` adapted to this backend (the same kernel on NumPy)."""
-        if (kernel.domain, kernel.op_type) in self.host_only:
+        key = (kernel.domain, kernel.op_type)
+        native = self.natives.get(key, {}).get(kernel.since)
+        numpy_bound = key in NUMPY_KERNELS
+        if runs_on_host(*key) or (numpy_bound and native is None):
             fn = self._host_call(kernel.fn)
         else:
-            fn = self._device_call(kernel)
-            native = self.natives.get((kernel.domain, kernel.op_type), {}).get(kernel.since)
+            on_device = kernel.fn
             if native is not None:
-                fn = self._native_call(kernel, native, fn)
+                # a case the native kernel does not cover runs the standard one (on NumPy
+                # when that one is written with NumPy)
+                on_device = self._native_call(native, None if numpy_bound else kernel.fn)
+            fn = self._device_call(kernel, on_device)
         fn.__name__ = getattr(kernel.fn, "__name__", kernel.op_type)
         return dataclasses.replace(kernel, fn=fn)
 
@@ -129,10 +140,12 @@ class ArrayBackend:
 
         return host_kernel
 
-    def _device_call(self, kernel: OpKernel) -> Callable:
-        fn, bxp = kernel.fn, self.xp
+    def _device_call(self, kernel: OpKernel, fn: Callable) -> Callable:
+        """``fn`` (the kernel or its native replacement) on device arrays; the standard
+        kernel on NumPy when the inputs are host values (see ``place``)."""
+        bxp = self.xp
         host_positions = frozenset(kernel.host_inputs)
-        run_on_host = self._host_call(fn)
+        run_on_host = self._host_call(kernel.fn)
         holds, asarray, to_numpy = self.holds, self.asarray, self.to_numpy
 
         def place(inputs):
@@ -173,24 +186,33 @@ class ArrayBackend:
             def device_kernel(xp, *inputs, **attrs):
                 inputs = [host_value(i, x) if i in host_positions else x for i, x in enumerate(inputs)]
                 placed = place(inputs)
-                if placed is None:
-                    return run_on_host(xp, *inputs, **attrs)
-                return fn(bxp, *placed, **attrs)
+                if placed is not None:
+                    out = fn(bxp, *placed, **attrs)
+                    if out is not NotImplemented:
+                        return out
+                return run_on_host(xp, *inputs, **attrs)
         else:
 
             def device_kernel(xp, *inputs, **attrs):
                 for x in inputs:
                     if isinstance(x, _HOST_TYPES):
                         placed = place(inputs)
-                        if placed is None:
-                            return run_on_host(xp, *inputs, **attrs)
-                        return fn(bxp, *placed, **attrs)
-                return fn(bxp, *inputs, **attrs)
+                        break
+                else:
+                    placed = inputs
+                if placed is not None:
+                    out = fn(bxp, *placed, **attrs)
+                    if out is not NotImplemented:
+                        return out
+                return run_on_host(xp, *inputs, **attrs)
 
         return device_kernel
 
     @staticmethod
-    def _native_call(kernel: OpKernel, native: Callable, standard: Callable) -> Callable:
+    def _native_call(native: Callable, standard: Callable | None) -> Callable:
+        if standard is None:
+            return native  # NotImplemented sends the node to NumPy (see _device_call)
+
         def native_kernel(xp, *inputs, **attrs):
             out = native(xp, *inputs, **attrs)
             return standard(xp, *inputs, **attrs) if out is NotImplemented else out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import sys
+import types
 
 from ..runtime.errors import NnexError
 
@@ -61,5 +63,14 @@ def convert(obj, *args, **options):
         raise
     return mod.convert(obj, *args, **options)
 
+
+class _CallableModule(types.ModuleType):
+    """``nnex.convert`` is both this package (``nnex.convert.sklearn``, ...) and the function."""
+
+    def __call__(self, obj, *args, **options):
+        return convert(obj, *args, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["ConversionError", "convert"]

@@ -86,14 +86,24 @@ class _OpNamespace:
 
 
 class GraphBuilder:
-    def __init__(self, opset: int | dict[str, int] = 21, name: str = "main", *, graph: Graph | None = None):
+    def __init__(self, opset: int | dict[str, int] = 21, name: str = "main", *, graph: Graph | None = None,
+                 prefix: str = ""):
         self.graph = graph or Graph(name)
         self.opsets = {"": opset} if isinstance(opset, int) else dict(opset)
         self.op = _OpNamespace(self)
+        self.prefix = prefix
         self._ids = itertools.count()
 
+    def subgraph(self, name: str) -> "GraphBuilder":
+        """A builder for an If/Loop/Scan body: shares this builder's opsets and name counter, so that
+        names stay unique across the model, and may read this graph's values (outer scope)."""
+        sub = GraphBuilder(self.opsets, name, prefix=self.prefix)
+        sub.opsets = self.opsets
+        sub._ids = self._ids
+        return sub
+
     def _fresh(self, hint: str) -> str:
-        return f"{hint}_{next(self._ids)}"
+        return f"{self.prefix}{hint}_{next(self._ids)}"
 
     def input(self, name: str, dtype, shape=None) -> Value:
         elem = dtype if isinstance(dtype, int) else onnx_dtype_of(np.dtype(dtype))
@@ -121,7 +131,10 @@ class GraphBuilder:
         self.graph.append(node)
         return outs[0] if n_outputs == 1 else tuple(outs)
 
-    def output(self, value: Value, name: str | None = None, dtype=None, shape=None) -> Value:
+    def output(self, value: Value, name: str | None = None, dtype=None, shape=None, *,
+               type_proto: onnx.TypeProto | None = None) -> Value:
+        """Declare ``value`` a graph output (renamed to ``name``); ``dtype``/``shape`` or a full
+        ``type_proto`` (sequences, maps: ``onnx.helper.make_sequence_type_proto(...)``) give its type."""
         if name and value.name != name:
             if value.producer is None and value.const is None and value not in self.graph.inputs:
                 value.name = name
@@ -130,7 +143,9 @@ class GraphBuilder:
             else:
                 value = self.op.Identity(value)
                 value.name = name
-        if dtype is not None:
+        if type_proto is not None:
+            value.type = type_proto
+        elif dtype is not None:
             elem = dtype if isinstance(dtype, int) else onnx_dtype_of(np.dtype(dtype))
             value.type = tensor_type(elem, shape)
         self.graph.outputs.append(value)

@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .dtypes import astype, backend_dtype
 from .registry import PREVIEW_DOMAIN, op
 
 # --------------------------------------------------------------------------- helpers
@@ -172,7 +173,7 @@ def _attention_core(xp, Q, K, V, attn_mask, past_key, past_value, nonpad_kv_seql
 
     probs_in = biased
     if softmax_precision is not None:
-        probs_in = xp.astype(biased, _np_dtype_of_tensor_type(softmax_precision))
+        probs_in = astype(xp, biased, _np_dtype_of_tensor_type(softmax_precision))
     probs = _masked_softmax(xp, probs_in)
     if bias is not None:
         # Fully-masked rows are decided on the bias, so a NaN/inf score cannot leak through.
@@ -341,7 +342,7 @@ def linear_attention(xp, query, key, value, past_state=None, decay=None, beta=No
 
 def _flex_softmax_dtype(xp, dtype, softmax_precision):
     if softmax_precision is not None:
-        return _np_dtype_of_tensor_type(softmax_precision)
+        return backend_dtype(xp, _np_dtype_of_tensor_type(softmax_precision))
     return xp.float64 if dtype == xp.float64 else xp.float32
 
 
@@ -360,7 +361,7 @@ def flex_attention(xp, Q, K, V, *, prob_mod=None, scale=None, score_mod=None, so
     if scale is None:
         scale = 1.0 / math.sqrt(Q.shape[-1])
     # Pre-scale both operands by sqrt(scale) in the input precision, as Attention does.
-    root = xp.asarray(np.sqrt(np.float32(scale)), dtype=dtype)
+    root = xp.asarray(float(np.sqrt(np.float32(scale))), dtype=dtype)
     scores = _grouped_matmul(xp, Q * root, xp.matrix_transpose(K * root))
     cdtype = _flex_softmax_dtype(xp, dtype, softmax_precision)
     scores = xp.astype(scores, cdtype)

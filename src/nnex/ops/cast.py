@@ -9,16 +9,21 @@ gives float8's NaN/Inf on overflow), plus what the spec adds on top:
   the requested ``round_mode``;
 * strings parse/print plain or scientific notation, with case-insensitive INF/NaN.
 
-These are host-side bit manipulations, so they use NumPy directly.
+These are host-side bit manipulations, so they use NumPy directly. On another backend,
+a cast between plain types (bool, integers, float16/32/64, bfloat16, complex) is the
+library's own ``astype``; the others return ``NotImplemented`` and run on the host.
 """
 
 from __future__ import annotations
+
+import functools
 
 import ml_dtypes
 import numpy as np
 from onnx import TensorProto
 from onnx.helper import tensor_dtype_to_np_dtype
 
+from .dtypes import backend_dtype, numpy_dtype, on_host
 from .elementwise import is_floating
 from .registry import op
 
@@ -35,6 +40,7 @@ _E8M0 = np.dtype(ml_dtypes.float8_e8m0fnu)
 _STRING = np.dtype(object)
 
 
+@functools.lru_cache(maxsize=None)
 def onnx_to_numpy_dtype(to) -> np.dtype:
     """NumPy dtype of an ONNX element type given as its enum int or (Cast-1) its name."""
     if isinstance(to, str):
@@ -151,34 +157,52 @@ def cast_array(x, target: np.dtype, saturate: int = 1, round_mode: str = "up") -
         return x.astype(target)
 
 
+def _plain(dtype: np.dtype) -> bool:
+    """Types whose conversions every array library does the same way."""
+    return dtype.kind in "biuc" or dtype in _PLAIN_FLOATS
+
+
+_PLAIN_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64, ml_dtypes.bfloat16))
+
+
+def cast_to(xp, x, target: np.dtype, saturate: int = 1, round_mode: str = "up"):
+    """``x`` cast to NumPy dtype ``target`` on ``xp``'s backend (NotImplemented: do it on the host)."""
+    if on_host(xp):
+        return cast_array(x, target, saturate, round_mode)
+    to = backend_dtype(xp, target)
+    if to is None or not _plain(target) or not _plain(numpy_dtype(x.dtype)):
+        return NotImplemented
+    return x if x.dtype == to else xp.astype(x, to)
+
+
 @op("Cast", (1, 6, 9, 13))
 def cast(xp, input, *, to):
-    return cast_array(input, onnx_to_numpy_dtype(to))
+    return cast_to(xp, input, onnx_to_numpy_dtype(to))
 
 
 @op("Cast", (19, 21, 23))
 def cast_saturate(xp, input, *, to, saturate=1):
-    return cast_array(input, onnx_to_numpy_dtype(to), saturate)
+    return cast_to(xp, input, onnx_to_numpy_dtype(to), saturate)
 
 
 @op("Cast", (24, 25, 28))
 def cast_rounding(xp, input, *, to, saturate=1, round_mode="up"):
-    return cast_array(input, onnx_to_numpy_dtype(to), saturate, round_mode)
+    return cast_to(xp, input, onnx_to_numpy_dtype(to), saturate, round_mode)
 
 
 @op("CastLike", 15)
 def cast_like(xp, input, target_type):
-    return cast_array(input, np.dtype(target_type.dtype))
+    return cast_to(xp, input, numpy_dtype(target_type.dtype))
 
 
 @op("CastLike", (19, 21, 23))
 def cast_like_saturate(xp, input, target_type, *, saturate=1):
-    return cast_array(input, np.dtype(target_type.dtype), saturate)
+    return cast_to(xp, input, numpy_dtype(target_type.dtype), saturate)
 
 
 @op("CastLike", (24, 25))
 def cast_like_rounding(xp, input, target_type, *, saturate=1, round_mode="up"):
-    return cast_array(input, np.dtype(target_type.dtype), saturate, round_mode)
+    return cast_to(xp, input, numpy_dtype(target_type.dtype), saturate, round_mode)
 
 
 def _bit_width(dtype: np.dtype) -> int:

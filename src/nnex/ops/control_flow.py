@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .registry import op
 
 
 def _as_bool(xp, c) -> bool:
-    return bool(np.asarray(c).reshape(-1)[0]) if np.asarray(c).size else False
+    """The first element of a condition (host or device array) as a Python bool; empty -> False."""
+    if isinstance(c, (np.ndarray, np.generic, bool)):
+        return bool(np.asarray(c).reshape(-1)[0]) if np.asarray(c).size else False
+    return bool(xp.reshape(c, (-1,))[0]) if math.prod(c.shape) else False
+
+
+def _as_int(xp, v) -> int | None:
+    """The first element of a host or device array as a Python int; None when empty."""
+    if isinstance(v, (np.ndarray, np.generic, int)):
+        a = np.asarray(v).reshape(-1)
+        return int(a[0]) if a.size else None
+    return int(xp.reshape(v, (-1,))[0]) if math.prod(v.shape) else None
 
 
 @op("If", (1, 11, 13, 16, 19, 21, 23, 24, 25))
@@ -22,13 +35,15 @@ def _stack(xp, items: list, dtype, axis: int = 0):
         return np.zeros((0,), dtype=dtype or np.float32)
     if isinstance(items[0], list):  # a sequence-valued scan output
         return items
+    if all(isinstance(x, (np.ndarray, np.generic)) for x in items):
+        return np.stack(items, axis=axis)  # host values stay on the host
     return xp.stack([xp.asarray(x) for x in items], axis=axis)
 
 
 @op("Loop", (1, 11, 13, 16, 19, 21, 23, 24, 25))
 def loop(xp, M=None, cond=None, *v_initial, body, _n_outputs, _output_dtypes):
-    max_trip = None if M is None or np.asarray(M).size == 0 else int(np.asarray(M).reshape(-1)[0])
-    keep_going = True if cond is None or np.asarray(cond).size == 0 else _as_bool(xp, cond)
+    max_trip = None if M is None else _as_int(xp, M)
+    keep_going = True if cond is None or math.prod(cond.shape) == 0 else _as_bool(xp, cond)
     n_state = len(v_initial)
     state = list(v_initial)
     n_scan = _n_outputs - n_state
@@ -55,7 +70,7 @@ def _scan_core(xp, states, scans, body, n_out_total, in_axes, in_dirs, out_axes,
         slices = []
         for x, ax, d in zip(scans, in_axes, in_dirs):
             idx = seq_len - 1 - t if d else t
-            slices.append(xp.take(x, idx, axis=ax) if hasattr(xp, "take") else np.take(x, idx, axis=ax))
+            slices.append(x[(slice(None),) * ax + (idx,)])
         outs = body(*state, *slices)
         state = list(outs[:n_state])
         for k in range(n_scan_out):
@@ -69,7 +84,7 @@ def _scan_core(xp, states, scans, body, n_out_total, in_axes, in_dirs, out_axes,
             continue
         ax = out_axes[k]
         rank = np.ndim(items[0]) + 1
-        results.append(xp.stack(items, axis=ax + rank if ax < 0 else ax))
+        results.append(_stack(xp, items, None, axis=ax + rank if ax < 0 else ax))
     return state + results
 
 
@@ -98,10 +113,10 @@ def scan8(xp, sequence_lens, *inputs, body, num_scan_inputs, directions=None, _n
     for b in range(batch):
         states = [x[b] for x in inputs[:n_state]]
         scans = [x[b] for x in inputs[n_state:]]
-        if sequence_lens is not None and np.asarray(sequence_lens).size:
-            n = int(np.asarray(sequence_lens)[b])
+        if sequence_lens is not None and math.prod(sequence_lens.shape):
+            n = int(sequence_lens[b])
             scans = [s[:n] for s in scans]
         n_scan_out = _n_outputs - n_state
         per_batch.append(_scan_core(xp, states, scans, body, _n_outputs, [0] * num_scan_inputs, dirs,
                                     [0] * n_scan_out, [0] * n_scan_out, _output_dtypes))
-    return tuple(xp.stack([r[k] for r in per_batch], axis=0) for k in range(_n_outputs))
+    return tuple(_stack(xp, [r[k] for r in per_batch], None) for k in range(_n_outputs))

@@ -235,6 +235,36 @@ def _crop(buf: np.ndarray, begins, lengths) -> np.ndarray:
     return pad_spatial(buf, [-b for b in begins], ends)
 
 
+def conv_transpose_geometry(in_shape, kernel, strides, dilations, output_padding, auto_pad, output_shape,
+                            pads, same_upper_at_end=True):
+    """``(full, begins, target)`` of a transposed convolution, per spatial axis: the size of
+    the uncropped result (output_padding included), where the output window starts in it,
+    and the output size. The output is ``full[begins:begins + target]`` (zeros past ``full``).
+    """
+    nsp = len(in_shape)
+    out_pad = _ints(output_padding, nsp, 0)
+    auto_pad = _auto_pad_name(auto_pad)
+    full = [
+        (in_shape[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + out_pad[i] for i in range(nsp)
+    ]
+    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        if output_shape:
+            target = [int(v) for v in output_shape][-nsp:]
+        else:
+            target = [in_shape[i] * strides[i] for i in range(nsp)]
+        begins = []
+        for i in range(nsp):
+            total = full[i] - target[i]
+            upper = auto_pad == "SAME_UPPER"
+            small, big = total // 2, total - total // 2
+            begins.append(small if upper == same_upper_at_end else big)
+    else:
+        p = _ints(pads, 2 * nsp, 0)
+        begins = p[:nsp]
+        target = [full[i] - p[i] - p[nsp + i] for i in range(nsp)]
+    return full, begins, target
+
+
 def conv_transpose_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
                       output_padding=None, output_shape=None, pads=None, strides=None,
                       same_upper_at_end=True):
@@ -252,28 +282,8 @@ def conv_transpose_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=
     kernel = _ints(kernel_shape, nsp, 0) if kernel_shape else list(w.shape[2:])
     strides = _ints(strides, nsp, 1)
     dilations = _ints(dilations, nsp, 1)
-    out_pad = _ints(output_padding, nsp, 0)
-    auto_pad = _auto_pad_name(auto_pad)
-    # size of the full (uncropped) result
-    full = [
-        (in_shape[i] - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 + out_pad[i] for i in range(nsp)
-    ]
-
-    if output_shape or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        if output_shape:
-            target = [int(v) for v in output_shape][-nsp:]
-        else:
-            target = [in_shape[i] * strides[i] for i in range(nsp)]
-        begins = []
-        for i in range(nsp):
-            total = full[i] - target[i]
-            upper = auto_pad == "SAME_UPPER"
-            small, big = total // 2, total - total // 2
-            begins.append(small if upper == same_upper_at_end else big)
-    else:
-        p = _ints(pads, 2 * nsp, 0)
-        begins = p[:nsp]
-        target = [full[i] - p[i] - p[nsp + i] for i in range(nsp)]
+    full, begins, target = conv_transpose_geometry(in_shape, kernel, strides, dilations, output_padding,
+                                                   auto_pad, output_shape, pads, same_upper_at_end)
 
     N, C = x.shape[:2]
     Mg = w.shape[1]

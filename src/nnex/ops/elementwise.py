@@ -16,6 +16,7 @@ import math
 import ml_dtypes
 import numpy as np
 
+from .dtypes import numpy_dtype
 from .registry import op
 
 # ---------------------------------------------------------------- dtype helpers
@@ -39,11 +40,12 @@ def is_signed_int(xp, dtype) -> bool:
     try:
         return bool(xp.isdtype(dtype, "signed integer"))
     except (TypeError, ValueError, AttributeError):
-        return np.dtype(dtype).kind == "i"
+        return numpy_dtype(dtype).kind == "i"
 
 
 def int_bits(dtype) -> int:
-    """Bit width of an integer dtype (ml_dtypes sub-byte ints included)."""
+    """Bit width of an integer dtype (ml_dtypes sub-byte ints included), any backend's."""
+    dtype = numpy_dtype(dtype)
     try:
         return ml_dtypes.iinfo(dtype).bits
     except (TypeError, ValueError):

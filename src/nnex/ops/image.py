@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from .dtypes import astype, backend_dtype, numpy_dtype, xp_asarray
 from .registry import op
 
 # --------------------------------------------------------------------------- helpers
@@ -42,7 +43,7 @@ def _scalar(v, default):
 def _compute_dtype(*dtypes) -> np.dtype:
     """float32 when every input is a <=32-bit float, float64 otherwise (ints, doubles)."""
     for d in dtypes:
-        d = np.dtype(d)
+        d = numpy_dtype(d)
         if not (d.kind == "f" and d.itemsize <= 4) and d.name != "bfloat16":
             return np.dtype(np.float64)
     return np.dtype(np.float32)
@@ -50,13 +51,13 @@ def _compute_dtype(*dtypes) -> np.dtype:
 
 def _cast_back(xp, y, dtype):
     """Cast interpolated values to the input dtype; integers round and saturate."""
-    dtype = np.dtype(dtype)
+    dtype = numpy_dtype(dtype)
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         y = xp.clip(xp.round(y), info.min, info.max)
     elif dtype.kind == "b":
         y = y != 0
-    return xp.astype(y, dtype)
+    return astype(xp, y, dtype)
 
 
 # --------------------------------------------------------------------------- Resize: plan
@@ -212,10 +213,10 @@ def _resize(
 ):
     if mode not in ("nearest", "linear", "cubic"):
         raise ValueError(f"unsupported Resize mode {mode!r}")
-    in_dtype = np.dtype(X.dtype)
+    in_dtype = numpy_dtype(X.dtype)
     nearest = mode == "nearest"
     cdtype = _compute_dtype(in_dtype)
-    y = X if nearest else xp.astype(X, cdtype)
+    y = X if nearest else astype(xp, X, cdtype)
     for axis, out, scale, start, end in plan:
         in_size = X.shape[axis]
         if _is_identity(in_size, out, scale, start, end):
@@ -237,7 +238,7 @@ def _resize(
             if outside.any():
                 bshape = [1] * y.ndim
                 bshape[axis] = out
-                fill = xp.asarray(np.asarray(extrapolation_value).astype(y.dtype))
+                fill = xp_asarray(xp, extrapolation_value, numpy_dtype(y.dtype))
                 y = xp.where(xp.asarray(outside.reshape(bshape)), fill, y)
     return y if nearest else _cast_back(xp, y, in_dtype)
 
@@ -394,8 +395,8 @@ def grid_sample(xp, X, grid, *, align_corners=0, mode="linear", padding_mode="ze
     if math.prod(X.shape) == 0 or math.prod(out_spatial) == 0:
         return xp.zeros((N, C, *out_spatial), dtype=X.dtype)
     # Channels last so one fancy-index gathers every channel of a sample point.
-    src = xp.astype(xp.moveaxis(X, 1, -1), cdtype)
-    g = xp.astype(grid, cdtype)
+    src = astype(xp, xp.moveaxis(X, 1, -1), cdtype)
+    g = astype(xp, grid, cdtype)
     coords = _grid_coords(xp, g, spatial, align_corners, mode, padding_mode)
     axis_taps = [
         _grid_axis_taps(xp, u, s, mode, padding_mode, lo, hi) for (u, lo, hi), s in zip(coords, spatial)
@@ -433,7 +434,7 @@ def affine_grid(xp, theta, size, *, align_corners=0):
     cdtype = _compute_dtype(theta.dtype)
     pts = xp.asarray(pos.reshape(-1, len(dims) + 1).astype(cdtype))
     # (N, k, k+1) x (P, k+1) -> (N, P, k)
-    out = xp.matmul(pts, xp.permute_dims(xp.astype(theta, cdtype), (0, 2, 1)))
+    out = xp.matmul(pts, xp.permute_dims(astype(xp, theta, cdtype), (0, 2, 1)))
     return xp.astype(xp.reshape(out, (theta.shape[0], *dims, len(dims))), theta.dtype)
 
 
@@ -530,12 +531,12 @@ def _roi_align(
     else:
         grid_h = np.ceil(rh / output_height).astype(np.int64)
         grid_w = np.ceil(rw / output_width).astype(np.int64)
-    src = xp.astype(xp.moveaxis(X, 1, -1), cdtype)  # (N, H, W, C)
+    src = astype(xp, xp.moveaxis(X, 1, -1), cdtype)  # (N, H, W, C)
     mode = mode.lower()
     pieces, order = [], []
     empty = np.flatnonzero((grid_h <= 0) | (grid_w <= 0))
     if empty.size:  # an empty sampling grid pools to 0
-        pieces.append(xp.zeros((empty.size, C, output_height, output_width), dtype=cdtype))
+        pieces.append(xp.zeros((empty.size, C, output_height, output_width), dtype=backend_dtype(xp, cdtype)))
         order.append(empty)
     # RoIs sharing a sampling grid are pooled together, in chunks of bounded memory.
     for gh, gw in sorted(set(zip(grid_h.tolist(), grid_w.tolist()))):

@@ -134,31 +134,49 @@ def tensor_scatter(xp, past_cache, update, write_indices=None, *, mode="linear",
 
 
 def _slice_key(shape, starts, ends, axes, steps):
-    """Per-dim Python slices with ONNX clamping (negative steps can run to before index 0)."""
+    """Per-dim forward Python slices with ONNX clamping, and the axes to flip afterwards.
+
+    A negative step (which may run to before index 0) is taken as the forward slice of
+    the same elements, then flipped: not every array library slices backwards.
+    """
     rank = len(shape)
     axes = list(range(len(starts))) if axes is None else [_axis(a, rank) for a in axes]
     steps = [1] * len(starts) if steps is None else steps
     key = [slice(None)] * rank
+    flips = []
     for a, s, e, st in zip(axes, starts, ends, steps):
         dim = shape[a]
         s = s + dim if s < 0 else s
         e = e + dim if e < 0 else e
         if st > 0:
             s, e = min(max(s, 0), dim), min(max(e, 0), dim)
-        else:
-            s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
-        key[a] = slice(s, e if e >= 0 else None, st)
-    return tuple(key)
+            key[a] = slice(s, e, st)
+            continue
+        s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
+        n = len(range(s, e, st))
+        if n == 0:
+            key[a] = slice(0, 0)
+            continue
+        last = s + st * (n - 1)
+        key[a] = slice(last, s + 1, -st)
+        flips.append(a)
+    return tuple(key), tuple(flips)
+
+
+def _slice(xp, data, starts, ends, axes, steps):
+    key, flips = _slice_key(data.shape, starts, ends, axes, steps)
+    out = data[key]
+    return xp.flip(out, axis=flips) if flips else out
 
 
 @op("Slice", since=1)
 def slice_1(xp, data, *, starts, ends, axes=None):
-    return data[_slice_key(data.shape, starts, ends, axes, None)]
+    return _slice(xp, data, starts, ends, axes, None)
 
 
 @op("Slice", since=(10, 11), host_inputs=(1, 2, 3, 4))
 def slice_(xp, data, starts, ends, axes=None, steps=None):
-    return data[_slice_key(data.shape, _ints(starts), _ints(ends), _ints(axes), _ints(steps))]
+    return _slice(xp, data, _ints(starts), _ints(ends), _ints(axes), _ints(steps))
 
 
 # --------------------------------------------------------------------------- selection

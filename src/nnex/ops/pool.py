@@ -8,12 +8,14 @@ counts), so they are computed per axis and broadcast, never per window.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import numpy as np
 
 from .conv import _auto_pad_name, _ints, kernel_slices, pad_spatial, same_pads
+from .dtypes import astype, numpy_dtype
 from .registry import op
 
 # ---------------------------------------------------------------------------
@@ -83,7 +85,7 @@ def _positions(kernel):
 
 
 def _acc_dtype(dtype):
-    dtype = np.dtype(dtype)
+    dtype = numpy_dtype(dtype)
     return dtype if dtype.kind == "f" and dtype.itemsize >= 4 else np.dtype(np.float32)
 
 
@@ -112,7 +114,14 @@ def average_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, 
     kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(
         X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
     total = _sum_pool(X, kernel, strides, dilations, begins, out)
-    in_shape = X.shape[2:]
+    counts = average_counts(tuple(X.shape[2:]), tuple(kernel), tuple(strides), tuple(dilations),
+                            tuple(begins), tuple(ends), tuple(out), bool(count_include_pad))
+    return (total / counts.astype(total.dtype)).astype(X.dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=256)
+def average_counts(in_shape, kernel, strides, dilations, begins, ends, out, count_include_pad) -> np.ndarray:
+    """AveragePool's divisor per output position (float64, spatial shape ``out``; read-only)."""
     if count_include_pad:
         # padding counts, but not the ceil-mode overhang beyond it
         lo = [-b for b in begins]
@@ -121,7 +130,8 @@ def average_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, 
         lo = [0] * len(kernel)
         hi = list(in_shape)
     counts = _window_counts(in_shape, kernel, strides, dilations, begins, lo, hi, out)
-    return (total / counts.astype(total.dtype)).astype(X.dtype, copy=False)
+    counts.flags.writeable = False
+    return counts
 
 
 @op("LpPool", since=(1, 2, 18))
@@ -206,19 +216,20 @@ def _spatial_axes(x):
 @op("GlobalAveragePool", since=1)
 def global_average_pool(xp, X):
     acc = _acc_dtype(X.dtype)
-    return np.mean(np.asarray(X, dtype=acc), axis=_spatial_axes(X), keepdims=True).astype(X.dtype, copy=False)
+    y = xp.mean(astype(xp, X, acc), axis=_spatial_axes(X), keepdims=True)
+    return xp.astype(y, X.dtype, copy=False)
 
 
 @op("GlobalMaxPool", since=1)
 def global_max_pool(xp, X):
-    return np.max(X, axis=_spatial_axes(X), keepdims=True)
+    return xp.max(X, axis=_spatial_axes(X), keepdims=True)
 
 
 @op("GlobalLpPool", since=(1, 2))
 def global_lp_pool(xp, X, *, p=2):
     acc = _acc_dtype(X.dtype)
-    s = np.sum(np.abs(np.asarray(X, dtype=acc)) ** p, axis=_spatial_axes(X), keepdims=True)
-    return (s ** (1.0 / p)).astype(X.dtype, copy=False)
+    s = xp.sum(xp.abs(astype(xp, X, acc)) ** p, axis=_spatial_axes(X), keepdims=True)
+    return xp.astype(s ** (1.0 / p), X.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from .dtypes import astype, backend_dtype, numpy_dtype
 from .registry import op
 
 # Saturation range of every integer quantized type, by NumPy / ml_dtypes dtype name.
@@ -39,7 +40,7 @@ _UINT8 = 2  # TensorProto.UINT8, the default QuantizeLinear target
 
 
 def _name(dtype) -> str:
-    return np.dtype(dtype).name
+    return numpy_dtype(dtype).name
 
 
 def _np_dtype(tensor_type: int):
@@ -51,7 +52,7 @@ def _np_dtype(tensor_type: int):
 
 def _to_compute(xp, x):
     """ml_dtypes values (bfloat16, float8e8m0, int4, ...) have few NumPy loops: go through float32."""
-    dt = np.dtype(x.dtype)
+    dt = numpy_dtype(x.dtype)
     if dt.kind == "V" or dt.kind == "b":
         return xp.astype(x, xp.float32)
     return x
@@ -67,7 +68,7 @@ def _expand_param(xp, p, shape, axis: int, block_size: int):
     per axis; with ``block_size`` every entry is repeated ``block_size`` times along ``axis``
     (the last block may be cut short).
     """
-    if p.ndim == 0 or (p.size == 1 and not block_size):
+    if p.ndim == 0 or (math.prod(p.shape) == 1 and not block_size):
         return xp.reshape(p, ())
     rank = len(shape)
     axis = axis % rank if rank else 0
@@ -87,7 +88,7 @@ def _expand_param(xp, p, shape, axis: int, block_size: int):
 def _saturate_int(xp, q, out_dtype):
     """Clip a float array holding integral values to ``out_dtype``'s range and cast."""
     lo, hi = _INT_RANGES[_name(out_dtype)]
-    return xp.astype(xp.clip(q, float(lo), float(hi)), out_dtype)
+    return astype(xp, xp.clip(q, float(lo), float(hi)), out_dtype)
 
 
 def _cast_float8(xp, v, out_dtype, saturate: int):
@@ -98,7 +99,7 @@ def _cast_float8(xp, v, out_dtype, saturate: int):
         # NaN passes through clip unchanged.
         big = float(ml_dtypes.finfo(out_dtype).max)
         v = xp.clip(v, -big, big)
-    return xp.astype(v, out_dtype)
+    return astype(xp, v, out_dtype)
 
 
 def _quantize_values(xp, scaled, zero_point, out_dtype, saturate: int):
@@ -121,18 +122,25 @@ def _quantize_values(xp, scaled, zero_point, out_dtype, saturate: int):
 
 def _quantize_target(y_zero_point, output_dtype):
     if y_zero_point is not None:
-        return np.dtype(y_zero_point.dtype)
+        return numpy_dtype(y_zero_point.dtype)
     return _np_dtype(output_dtype or _UINT8)
+
+
+def _div(xp, a, b):
+    """a / b with ``b`` broadcastable to ``a``: a full-shape divisor, because XLA turns a
+    division by a broadcast value into a product by its reciprocal, one ulp off in half
+    the cases (which then rounds to the other integer)."""
+    return a / xp.broadcast_to(b, tuple(a.shape))
 
 
 def _divide(xp, x, scale, precision):
     """x / scale in the requested precision (default: ordinary promotion of the two dtypes)."""
     if precision:
         dt = _np_dtype(precision)
-        x, scale = xp.astype(x, dt), xp.astype(scale, dt)
+        x, scale = astype(xp, x, dt), astype(xp, scale, dt)
     else:
         x, scale = _to_compute(xp, x), _to_compute(xp, scale)
-    return x / scale
+    return _div(xp, x, scale)
 
 
 @op("QuantizeLinear", since=(10, 13, 19, 21, 23))
@@ -140,6 +148,8 @@ def quantize_linear(
     xp, x, y_scale, y_zero_point=None, *, axis=1, block_size=0, output_dtype=0, precision=0, saturate=1
 ):
     out_dtype = _quantize_target(y_zero_point, output_dtype)
+    if backend_dtype(xp, out_dtype) is None:
+        return NotImplemented
     scale = _expand_param(xp, y_scale, x.shape, axis, block_size)
     zp = None if y_zero_point is None else _expand_param(xp, y_zero_point, x.shape, axis, block_size)
     if zp is not None:
@@ -152,14 +162,14 @@ def quantize_linear(
 
 @op("DequantizeLinear", since=(10, 13, 19, 21, 23))
 def dequantize_linear(xp, x, x_scale, x_zero_point=None, *, axis=1, block_size=0, output_dtype=0):
-    out_dtype = _np_dtype(output_dtype) if output_dtype else np.dtype(x_scale.dtype)
+    out_dtype = _np_dtype(output_dtype) if output_dtype else numpy_dtype(x_scale.dtype)
     # float32 holds every quantized value exactly (int32 inputs up to 2**24).
     dx = xp.astype(x, xp.float32)
     if x_zero_point is not None:
         zp = _expand_param(xp, x_zero_point, x.shape, axis, block_size)
         dx = dx - xp.astype(zp, xp.float32)
     scale = xp.astype(_expand_param(xp, x_scale, x.shape, axis, block_size), xp.float32)
-    return xp.astype(dx * scale, out_dtype)
+    return astype(xp, dx * scale, out_dtype)
 
 
 # ----------------------------------------------------------------------------- DynamicQuantizeLinear
@@ -170,14 +180,16 @@ def dynamic_quantize_linear(xp, x):
     qmin, qmax = 0.0, 255.0
     xf = xp.astype(x, xp.float32)
     # The range always contains 0 so that 0 is exactly representable.
-    hi = xp.maximum(xp.max(xf), xp.asarray(0.0, dtype=xp.float32)) if xf.size else xp.asarray(0.0)
-    lo = xp.minimum(xp.min(xf), xp.asarray(0.0, dtype=xp.float32)) if xf.size else xp.asarray(0.0)
+    zero = xp.asarray(0.0, dtype=xp.float32)
+    nonempty = math.prod(xf.shape) > 0
+    hi = xp.maximum(xp.max(xf), zero) if nonempty else zero
+    lo = xp.minimum(xp.min(xf), zero) if nonempty else zero
     span = hi - lo
     # An all-zero input has an empty range: any positive scale works; use 1/255 like the reference.
     span = xp.where(span == 0, xp.ones_like(span), span)
     scale = xp.astype(span / (qmax - qmin), xp.float32)
     zp = xp.round(xp.clip(qmin - lo / scale, qmin, qmax))
-    y = xp.clip(xp.round(xf / scale) + zp, qmin, qmax)
+    y = xp.clip(xp.round(_div(xp, xf, scale)) + zp, qmin, qmax)
     return xp.astype(y, xp.uint8), xp.astype(scale, x.dtype), xp.astype(zp, xp.uint8)
 
 
@@ -226,7 +238,9 @@ def _dequantize_float(xp, q, scale, zero_point, per_row):
 
 @op("QLinearMatMul", since=(10, 21))
 def qlinear_matmul(xp, a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point):
-    out_dtype = np.dtype(y_zero_point.dtype) if y_zero_point is not None else np.dtype(a.dtype)
+    out_dtype = numpy_dtype(y_zero_point.dtype if y_zero_point is not None else a.dtype)
+    if backend_dtype(xp, out_dtype) is None:
+        return NotImplemented
     if _name(a.dtype) in _INT_RANGES and _name(b.dtype) in _INT_RANGES:
         acc = xp.matmul(
             _centered_int32(xp, a, a_zero_point, per_row=True),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dtypes import numpy_dtype
 from .registry import op
 
 
@@ -129,7 +130,7 @@ def _min(xp, x, axes, keepdims):
 
 
 def _lowest(dtype):
-    dt = np.dtype(dtype)
+    dt = numpy_dtype(dtype)
     if dt.kind == "b":
         return False
     if dt.kind in "iu":
@@ -138,7 +139,7 @@ def _lowest(dtype):
 
 
 def _highest(dtype):
-    dt = np.dtype(dtype)
+    dt = numpy_dtype(dtype)
     if dt.kind == "b":
         return True
     if dt.kind in "iu":

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .dtypes import backend_dtype, numpy_dtype, on_host
 from .registry import op
 
 # --------------------------------------------------------------------------- helpers
@@ -210,13 +211,53 @@ def _pad(xp, data, pads, mode, value, axes=None):
     width = [(max(b, 0), max(e, 0)) for b, e in width]
     if not any(b or e for b, e in width):
         return data
+    native = getattr(xp, "pad", None)  # NumPy's np.pad contract (numpy, jax, cupy)
     if mode == "constant":
         if value is None:
             value = "" if data.dtype == object else 0
         elif not isinstance(value, (int, float, str, bytes, bool)):
-            value = np.asarray(value).reshape(-1)[0] if np.asarray(value).size else 0
-        return xp.pad(data, width, mode="constant", constant_values=value)
-    return xp.pad(data, width, mode=mode)
+            value = _host_scalar(xp, value)
+        if native is None:
+            return _pad_constant(xp, data, width, value)
+        return native(data, width, mode="constant", constant_values=value)
+    if native is None:
+        return _pad_by_gather(xp, data, width, mode)
+    return native(data, width, mode=mode)
+
+
+def _host_scalar(xp, value):
+    """The first element of a (possibly device) array as a Python scalar; 0 when empty."""
+    a = np.asarray(value) if on_host(xp) or isinstance(value, np.ndarray) else None
+    if a is None:
+        flat = xp.reshape(value, (-1,))
+        return flat[0].item() if flat.shape[0] else 0
+    return a.reshape(-1)[0] if a.size else 0
+
+
+def _pad_constant(xp, data, width, value):
+    for axis, (b, e) in enumerate(width):
+        if not b and not e:
+            continue
+        parts = []
+        for n in (b, e):
+            shape = list(data.shape)
+            shape[axis] = n
+            parts.append(xp.full(tuple(shape), value, dtype=data.dtype))
+        data = xp.concat([parts[0], data, parts[1]], axis=axis)
+    return data
+
+
+def _pad_by_gather(xp, data, width, mode):
+    """edge / reflect / wrap padding as one gather per padded axis; np.pad of the positions
+    0..n-1 gives the source position of every output element."""
+    for axis, (b, e) in enumerate(width):
+        if not b and not e:
+            continue
+        if data.shape[axis] == 0:
+            raise ValueError(f"Pad: cannot {mode}-pad an empty axis {axis}")
+        src = np.pad(np.arange(data.shape[axis], dtype=np.int64), (b, e), mode=mode)
+        data = xp.take(data, xp.asarray(src), axis=axis)
+    return data
 
 
 @op("Pad", since=1)
@@ -357,7 +398,13 @@ def constant(
 @op("ConstantOfShape", since=9, host_inputs=(0,))
 def constant_of_shape(xp, input, *, value=None):
     fill = np.zeros(1, dtype=np.float32) if value is None else np.asarray(value).reshape(-1)
-    return xp.full(tuple(_ints(input)), fill[0], dtype=fill.dtype)
+    dtype = backend_dtype(xp, fill.dtype)
+    if dtype is None:
+        return NotImplemented
+    if fill.dtype.kind not in "biufc" and not on_host(xp):
+        # bfloat16 / float8 fill: not every library takes such a NumPy scalar
+        return xp.astype(xp.full(tuple(_ints(input)), float(fill[0].astype(np.float32))), dtype)
+    return xp.full(tuple(_ints(input)), fill[0].item() if not on_host(xp) else fill[0], dtype=dtype)
 
 
 @op("EyeLike", since=9)
@@ -367,7 +414,9 @@ def eye_like(xp, input, *, dtype=None, k=0):
     else:
         from ..ir.tensor import np_dtype_of
 
-        out_dtype = np_dtype_of(dtype)
+        out_dtype = backend_dtype(xp, np_dtype_of(dtype))
+        if out_dtype is None:
+            return NotImplemented
     rows, cols = input.shape
     return xp.eye(rows, cols, k=k, dtype=out_dtype)
 
@@ -411,7 +460,7 @@ def one_hot(xp, indices, depth, values, *, axis=-1):
     depth = int(np.asarray(depth).reshape(-1)[0])
     rank = indices.ndim + 1
     axis = _axis(axis, rank)
-    idx = xp.astype(indices, xp.int64) if indices.dtype.kind != "f" else xp.astype(
+    idx = xp.astype(indices, xp.int64) if numpy_dtype(indices.dtype).kind != "f" else xp.astype(
         xp.trunc(indices), xp.int64
     )
     idx = xp.where(idx < 0, idx + depth, idx)

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from ..ir.tensor import np_dtype_of
+from .dtypes import astype, numpy_dtype, xp_asarray
 from .registry import op
 
 # --------------------------------------------------------------------------- helpers
@@ -28,12 +29,12 @@ def _host_int(v, default=None):
 
 def _fft_dtype(dtype) -> np.dtype:
     """The real dtype the FFT runs in: float64 stays, everything else goes float32."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+    return np.dtype(np.float64) if numpy_dtype(dtype) == np.float64 else np.dtype(np.float32)
 
 
 def _to_complex(xp, x):
     """(..., 1|2) ONNX layout -> backend array without the last axis (complex if 2)."""
-    x = xp.astype(x, _fft_dtype(x.dtype))
+    x = astype(xp, x, _fft_dtype(x.dtype))
     if x.shape[-1] == 1:
         return x[..., 0]
     return x[..., 0] + 1j * x[..., 1]
@@ -126,7 +127,7 @@ def _window(xp, size, periodic, output_datatype, terms):
         w = np.zeros(n)
         for k, a in enumerate(terms):
             w = w + (-1) ** k * a * np.cos(2 * math.pi * k * pos / denom)
-    return xp.asarray(w.astype(np_dtype_of(output_datatype)))
+    return xp_asarray(xp, w, np_dtype_of(output_datatype))
 
 
 @op("HannWindow", since=17, host_inputs=(0,))
@@ -175,4 +176,4 @@ def mel_weight_matrix(
         rise = np.where(center > left, (j - left) / (center - left), 1.0)
         fall = (right - j) / (right - center)
     w = np.where((j >= left) & (j <= center), rise, np.where((j > center) & (j < right), fall, 0.0))
-    return xp.asarray(w.astype(np_dtype_of(output_datatype)))
+    return xp_asarray(xp, w, np_dtype_of(output_datatype))

@@ -1,4 +1,5 @@
-"""String operators: StringConcat, StringNormalizer, StringSplit, RegexFullMatch, TfIdfVectorizer.
+"""String operators: StringConcat, StringNormalizer, StringSplit, RegexFullMatch, TfIdfVectorizer,
+and onnxruntime's com.microsoft MurmurHash3 (what converters emit for feature hashing).
 
 String tensors are NumPy object arrays of Python ``str``; these kernels run on the host
 (NumPy) whatever the backend, since no array library has a string dtype.  Numeric
@@ -13,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 
 from .registry import op
+
+MS_DOMAIN = "com.microsoft"
 
 
 def _as_str_array(x) -> np.ndarray:
@@ -38,6 +41,29 @@ def string_concat(xp, x, y):
     return _obj((p + q for p, q in zip(a.flat, b.flat)), shape)
 
 
+def _simple_case(c: str, upper: bool) -> str:
+    """One character's case mapping, one character for one (the C library's towupper/towlower):
+    'ß' stays 'ß' in upper case, 'İ' lowers to 'i'."""
+    m = c.upper() if upper else c.lower()
+    if len(m) == 1:
+        return m
+    return c if upper else m[0]
+
+
+def _change_case(s: str, upper: bool, locale: str) -> str:
+    """Case change as onnxruntime makes it: character by character, ASCII only in the C locale."""
+    if s.isascii():
+        return s.upper() if upper else s.lower()
+    if locale in ("C", "POSIX"):
+        table = _ASCII_UPPER if upper else _ASCII_LOWER
+        return s.translate(table)
+    return "".join(_simple_case(c, upper) for c in s)
+
+
+_ASCII_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
 @op("StringNormalizer", since=10)
 def string_normalizer(xp, x, *, case_change_action="NONE", is_case_sensitive=0, locale="", stopwords=None):
     a = _as_str_array(x)
@@ -51,10 +77,8 @@ def string_normalizer(xp, x, *, case_change_action="NONE", is_case_sensitive=0, 
         else:
             stop = {s.casefold() for s in stopwords}
             words = [w for w in words if w.casefold() not in stop]
-    if case_change_action == "LOWER":
-        words = [w.lower() for w in words]
-    elif case_change_action == "UPPER":
-        words = [w.upper() for w in words]
+    if case_change_action in ("LOWER", "UPPER"):
+        words = [_change_case(w, case_change_action == "UPPER", locale) for w in words]
     elif case_change_action != "NONE":
         raise ValueError(f"StringNormalizer: unknown case_change_action {case_change_action!r}")
     if not words:
@@ -219,3 +243,127 @@ def tfidf_vectorizer(
     # two pool n-grams may share one output slot: accumulate, don't overwrite
     np.add.at(out, (slice(None), indexes), vals.astype(np.float32))
     return xp.asarray(out[0] if a.ndim <= 1 else out)
+
+
+# --------------------------------------------------------------------------- MurmurHash3 (com.microsoft)
+
+_M1, _M2 = np.uint32(0xCC9E2D51), np.uint32(0x1B873593)
+
+
+def _rotl(v: np.ndarray, r: int) -> np.ndarray:
+    return (v << np.uint32(r)) | (v >> np.uint32(32 - r))
+
+
+def _mix_block(k: np.ndarray) -> np.ndarray:
+    return _rotl(k * _M1, 15) * _M2
+
+
+def _fmix(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def murmurhash3_32(data: np.ndarray, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """MurmurHash3 x86_32 of each row of ``data`` [N, W] (bytes, zero-padded, W % 4 == 0)
+    over its first ``lengths[i]`` bytes; vectorized over rows, looping over 4-byte blocks."""
+    n = data.shape[0]
+    blocks = np.ascontiguousarray(data).view("<u4").astype(np.uint32)  # [N, W / 4]
+    n_full = lengths // 4
+    h = np.full(n, np.uint32(seed & 0xFFFFFFFF), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for j in range(blocks.shape[1]):
+            full = j < n_full
+            if not full.any():
+                break
+            mixed = _rotl(h ^ _mix_block(blocks[:, j]), 13) * np.uint32(5) + np.uint32(0xE6546B64)
+            h = np.where(full, mixed, h)
+        # the tail: the 1-3 bytes after the last full block (the padding is zeros)
+        rest = lengths % 4
+        has_tail = rest > 0
+        if has_tail.any():
+            col = np.minimum(n_full, blocks.shape[1] - 1)
+            tail = blocks[np.arange(n), col]
+            h = np.where(has_tail, h ^ _mix_block(tail), h)
+        h = _fmix(h ^ lengths.astype(np.uint32))
+    return h
+
+
+@op("MurmurHash3", since=1, domain=MS_DOMAIN)
+def murmur_hash3(xp, x, *, positive=1, seed=0):
+    a = np.asarray(x)
+    if a.dtype == object or a.dtype.kind in "SU":
+        encoded = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in _as_str_array(a).flat]
+        lengths = np.array([len(b) for b in encoded], dtype=np.int64)
+        width = max(4, -(-int(lengths.max(initial=0)) // 4) * 4)
+        data = np.zeros((len(encoded), width), dtype=np.uint8)
+        for i, b in enumerate(encoded):
+            data[i, : len(b)] = np.frombuffer(b, dtype=np.uint8)
+    elif a.dtype in (np.int32, np.uint32):
+        # a 32-bit key hashes its own four bytes, as onnxruntime does (no other numeric type is taken)
+        data = np.ascontiguousarray(a.reshape(-1)).astype(a.dtype.newbyteorder("<")).view(np.uint8).reshape(-1, 4)
+        lengths = np.full(data.shape[0], 4, dtype=np.int64)
+    else:
+        raise TypeError(f"MurmurHash3 hashes int32, uint32 or string keys, not {a.dtype}")
+    h = murmurhash3_32(data, lengths, int(seed)).reshape(a.shape)
+    return xp.asarray(h if positive else h.view(np.int32))
+
+
+# --------------------------------------------------------------------------- Tokenizer (com.microsoft)
+
+_START_TEXT, _END_TEXT = "\x02", "\x03"
+
+
+@lru_cache(maxsize=64)
+def _compile_re2_like(pattern: str) -> re.Pattern:
+    # onnxruntime matches with RE2, whose \w, \d, \s and \b are ASCII-only
+    return re.compile(pattern, re.ASCII)
+
+
+def _split_on(rx: re.Pattern, s: str) -> list[str]:
+    """The pieces of ``s`` between the (non-empty) matches of ``rx``."""
+    pieces, start = [], 0
+    for m in rx.finditer(s):
+        if m.end() > m.start():
+            pieces.append(s[start:m.start()])
+            start = m.end()
+    pieces.append(s[start:])
+    return pieces
+
+
+@op("Tokenizer", since=1, domain=MS_DOMAIN)
+def tokenizer(xp, x, *, mark, mincharnum, pad_value, separators=None, tokenexp=None):
+    a = _as_str_array(x)
+    if a.ndim not in (1, 2):
+        raise ValueError(f"Tokenizer takes a [C] or [N, C] string tensor, got shape {a.shape}")
+    seps = list(separators or [])
+    if seps and tokenexp:
+        raise ValueError("Tokenizer takes separators or tokenexp, not both")
+    mincharnum = int(mincharnum)
+    if seps == [""]:
+        # one empty separator: every character is a token
+        if mincharnum > 1:
+            raise ValueError("Tokenizer: mincharnum > 1 leaves nothing of a character tokenization")
+        rows = [list(s) for s in a.flat]
+    elif tokenexp:
+        rx = _compile_re2_like(tokenexp)
+        rows = [[t for t in (m.group(0) for m in rx.finditer(s)) if t and len(t) >= mincharnum] for s in a.flat]
+    elif seps:
+        if any(not s for s in seps):
+            raise ValueError("Tokenizer: an empty separator must be the only one")
+        rx = _compile_re2_like("|".join(f"(?:{s})" for s in seps))
+        rows = [[t for t in _split_on(rx, s) if t and len(t) >= mincharnum] for s in a.flat]
+    else:
+        raise ValueError("Tokenizer needs separators or tokenexp")
+    width = max((len(r) for r in rows), default=0)
+    if width == 0:
+        # nothing but separators (or empty strings): no token column at all, markers included
+        return _obj([], a.shape + (0,))
+    marks = 2 if mark else 0
+    cells = []
+    for r in rows:
+        tokens = [_START_TEXT, *r, _END_TEXT] if mark else r
+        cells.extend(tokens + [pad_value] * (width + marks - len(tokens)))
+    return _obj(cells, a.shape + (width + marks,))

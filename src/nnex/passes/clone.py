@@ -17,7 +17,7 @@ from ..ir.value import Value
 class _ValueMap:
     """Old Value -> new Value, with the enclosing graphs' maps as the outer scope."""
 
-    def __init__(self, parent: "_ValueMap | None" = None):
+    def __init__(self, parent: _ValueMap | None = None):
         self.parent = parent
         self.map: dict[int, Value] = {}
 

@@ -51,12 +51,19 @@ class Table:
 
 @dataclass
 class Classified:
-    """A classifier's outputs: labels (N,), per-class scores (N, n_classes)."""
+    """A classifier's outputs: labels (N,), per-class scores (N, n_classes).
+
+    ``decision`` is decision_function as (N, 1) for two classes or (N, n_classes),
+    where the model has one (meta-estimators read it); ``is_proba`` says whether
+    ``scores`` is predict_proba. A multilabel model has labels and scores (N, n_labels).
+    """
 
     label: Value
     scores: Value
     classes: np.ndarray
     is_proba: bool = True
+    decision: Value | None = None
+    multilabel: bool = False
 
 
 @dataclass
@@ -84,7 +91,7 @@ class Ctx:
     """Holds the builder and the options of one conversion."""
 
     def __init__(self, dtype=np.float32, options: dict | None = None, builder: _Builder | None = None,
-                 parent: "Ctx | None" = None):
+                 parent: Ctx | None = None):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ConversionError(f"dtype must be numpy.float32 or numpy.float64, not {self.dtype}")
@@ -94,6 +101,16 @@ class Ctx:
         self.ml = self.b.op("ai.onnx.ml")
         self.parent = parent
         self._sub_ids = itertools.count() if parent is None else parent._sub_ids
+
+    def with_dtype(self, dtype) -> Ctx:
+        """The same graph, building in another float type (for a precision-sensitive part)."""
+        c = Ctx(dtype, self.options, builder=self.b, parent=self.parent)
+        c._sub_ids = self._sub_ids
+        return c
+
+    def to_dtype(self, v: Value, dtype) -> Value:
+        """v cast to a float type, when it is not already of it."""
+        return v if np.dtype(dtype) == self.dtype else self.op.Cast(v, to=onnx_dtype_of(np.dtype(dtype)))
 
     @property
     def elem(self) -> int:
@@ -213,11 +230,26 @@ class Ctx:
     def where_nan(self, x: Value, fill: Value) -> Value:
         return self.op.Where(self.op.IsNaN(x), fill, x)
 
+    def inverse_link(self, link, raw: Value) -> Value:
+        """scikit-learn's ``_loss.link.inverse`` (sklearn._loss.link classes) applied to raw scores."""
+        kind = type(link).__name__
+        if kind == "IdentityLink":
+            return raw
+        if kind == "LogLink":
+            return self.op.Exp(raw)
+        if kind == "LogitLink":
+            return self.op.Sigmoid(raw)
+        if kind == "HalfLogitLink":
+            return self.op.Sigmoid(self.op.Mul(raw, self.scalar(2.0)))
+        if kind in ("MultinomialLogit", "SoftmaxLink"):
+            return self.softmax(raw)
+        raise ConversionError(f"the link function {kind} cannot be converted")
+
     def cast(self, x: Value, dtype) -> Value:
         return self.op.Cast(x, to=onnx_dtype_of(np.dtype(dtype)))
 
     # ------------------------------------------------------------------ subgraphs
-    def subgraph(self, name: str) -> "Ctx":
+    def subgraph(self, name: str) -> Ctx:
         """A context building a fresh Graph (a Loop or If body) beside this one."""
         prefix = f"{name}{next(self._sub_ids)}_"
         b = _Builder(self.b.opsets, name, graph=Graph(name), prefix=prefix)
@@ -228,6 +260,10 @@ class Ctx:
         v = Value(self.b._fresh(name), tensor_type(elem, shape))
         self.b.graph.inputs.append(v)
         return v
+
+    def result(self, v: Value, name: str, dtype, shape) -> Value:
+        """A graph output of a subgraph, under a fresh name."""
+        return self.b.output(v, self.b._fresh(name), dtype=dtype, shape=shape)
 
 
 def label_array(classes: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ registered for itself rather than silently converted as its parent.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .. import ConversionError
 
@@ -64,7 +64,7 @@ def _lookup(table: dict, est, what: str) -> Callable:
             f"and may change its {what}; only scikit-learn's own classes are converted")
     other = _TRANSFORM if table is _PREDICT else _PREDICT
     hint = f" (only its {'transform' if table is _PREDICT else 'predict'} is supported)" if key in other else ""
-    raise ConversionError(f"nnex has no converter for the {what} of {cls.__qualname__}{hint}")
+    raise ConversionError(f"nnex cannot convert {cls.__qualname__}: no converter for its {what}{hint}")
 
 
 def predict(ctx, est, x):

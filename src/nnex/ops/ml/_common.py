@@ -6,6 +6,9 @@ batches with string labels and per-model constants, which no accelerator helps w
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 # TreeEnsemble (ai.onnx.ml 5) encodes the transform as an int, the older ops as a name
@@ -97,7 +100,10 @@ def as_float(x) -> np.ndarray:
 
 
 def label_array(labels, idx: np.ndarray) -> np.ndarray:
-    """Labels picked by ``idx`` as an int64 or string (object) array."""
+    """Labels picked by ``idx`` as an int64 or string (object) array (``labels``: a list, or
+    an array already made by this function's rules)."""
+    if isinstance(labels, np.ndarray):
+        return labels[idx]
     lab = np.asarray(labels, dtype=object if labels and isinstance(labels[0], str) else np.int64)
     return lab[idx]
 
@@ -109,3 +115,33 @@ def class_labels(classlabels_ints=None, classlabels_strings=None):
     if classlabels_ints is not None and len(classlabels_ints):
         return [int(v) for v in classlabels_ints], False
     return [], False
+
+
+# --------------------------------------------------------------------------- per-node preparation
+
+_PREPARED: OrderedDict = OrderedDict()
+_PREPARED_MAX = 64
+_PREPARED_LOCK = threading.Lock()
+
+
+def prepared(kind: str, attrs: dict, build):
+    """``build()`` once per node: the arrays a kernel derives from its attributes (flat trees,
+    support vectors, label tables), cached while the same attribute objects come back.
+
+    The runtime binds a node's attributes once, at plan time, so every run of the node
+    passes the very same objects; the cache keys on their identities and holds them, so
+    that no identity can be reused by another object while its entry lives.
+    """
+    values = tuple(attrs.values())
+    key = (kind, *map(id, values))
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], values)):
+            _PREPARED.move_to_end(key)
+            return hit[1]
+    result = build()
+    with _PREPARED_LOCK:
+        _PREPARED[key] = (values, result)
+        if len(_PREPARED) > _PREPARED_MAX:
+            _PREPARED.popitem(last=False)
+    return result

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d, as_float, class_labels, label_array, post_transform_scores
+from ._common import as_2d, as_float, class_labels, label_array, post_transform_scores, prepared
 
 
 def _kernel(x: np.ndarray, sv: np.ndarray, kernel_type: str, params) -> np.ndarray:
@@ -106,13 +106,13 @@ def svm_classifier(
     support_vectors=None,
     vectors_per_class=None,
 ):
-    labels, _ = class_labels(classlabels_ints, classlabels_strings)
+    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
+    labels, coefs, rhos, sv, pa, pb = prepared("SVMClassifier", attrs, lambda: _prepare_classifier(**attrs))
     m = as_float(as_2d(x)).astype(np.float64)
     n_classes = len(labels)
-    coefs = np.asarray(coefficients or [], dtype=np.float64)
-    rhos = np.asarray(rho or [0.0], dtype=np.float64)
-    if vectors_per_class and support_vectors:
-        sv = np.asarray(support_vectors, dtype=np.float64).reshape(-1, m.shape[1])
+    if sv is not None:
+        if sv.shape[1] != m.shape[1]:
+            raise ValueError(f"SVMClassifier: support vectors of {sv.shape[1]} features for {m.shape[1]} features")
         k = _kernel(m, sv, kernel_type, kernel_params)
         dec = _ovo_decisions(k, coefs.reshape(n_classes - 1, -1), rhos, list(vectors_per_class))
         # the label is the majority vote even when probabilities are reported (as sklearn's
@@ -123,10 +123,8 @@ def svm_classifier(
             votes[:, i] += win_i
             votes[:, j] += ~win_i
         winner = np.argmax(votes, axis=1)
-        if prob_a:
+        if pa is not None:
             r = np.zeros((m.shape[0], n_classes, n_classes))
-            pa = np.asarray(prob_a, dtype=np.float64)
-            pb = np.asarray(prob_b, dtype=np.float64)
             for p, (i, j) in enumerate(_pairs(n_classes)):
                 r[:, i, j] = _platt(dec[:, p], pa[p], pb[p])
                 r[:, j, i] = 1.0 - r[:, i, j]
@@ -145,6 +143,21 @@ def svm_classifier(
     return (y if y.dtype == object else xp.asarray(y)), xp.asarray(z.astype(np.float32))
 
 
+def _prepare_classifier(*, classlabels_ints, classlabels_strings, coefficients, prob_a, prob_b, rho,
+                        support_vectors, vectors_per_class, **_):
+    labels, _ = class_labels(classlabels_ints, classlabels_strings)
+    coefs = np.asarray(coefficients if coefficients is not None else [], dtype=np.float64)
+    rhos = np.asarray(rho if rho is not None and len(rho) else [0.0], dtype=np.float64)
+    sv = None
+    if vectors_per_class is not None and len(vectors_per_class) and support_vectors is not None and len(support_vectors):
+        n_sv = int(np.sum(vectors_per_class))
+        sv = np.asarray(support_vectors, dtype=np.float64).reshape(n_sv, -1)
+    pa = pb = None
+    if prob_a is not None and len(prob_a):
+        pa, pb = np.asarray(prob_a, dtype=np.float64), np.asarray(prob_b, dtype=np.float64)
+    return labels, coefs, rhos, sv, pa, pb
+
+
 @op("SVMRegressor", since=1, domain=ML_DOMAIN)
 def svm_regressor(
     xp,
@@ -159,11 +172,11 @@ def svm_regressor(
     rho=None,
     support_vectors=None,
 ):
+    attrs = {"coefficients": coefficients, "n_supports": n_supports, "support_vectors": support_vectors}
+    coefs, sv = prepared("SVMRegressor", attrs, lambda: _prepare_regressor(**attrs))
     m = as_float(as_2d(x)).astype(np.float64)
-    coefs = np.asarray(coefficients or [], dtype=np.float64)
-    bias = float(rho[0]) if rho else 0.0
-    if n_supports > 0:
-        sv = np.asarray(support_vectors, dtype=np.float64).reshape(int(n_supports), -1)
+    bias = float(rho[0]) if rho is not None and len(rho) else 0.0
+    if sv is not None:
         y = _kernel(m, sv, kernel_type, kernel_params) @ coefs + bias
     else:
         y = m @ coefs.reshape(-1) + bias
@@ -171,3 +184,11 @@ def svm_regressor(
     if one_class:
         y = np.where(y > 0, 1.0, -1.0)
     return xp.asarray(post_transform_scores(y, post_transform).astype(np.float32))
+
+
+def _prepare_regressor(*, coefficients, n_supports, support_vectors):
+    coefs = np.asarray(coefficients if coefficients is not None else [], dtype=np.float64)
+    sv = None
+    if n_supports > 0:
+        sv = np.asarray(support_vectors, dtype=np.float64).reshape(int(n_supports), -1)
+    return coefs, sv

@@ -1,11 +1,18 @@
 """ai.onnx.ml tree ensembles: TreeEnsemble (ml opset 5), TreeEnsembleRegressor and
 TreeEnsembleClassifier (ml opsets 1 and 3).
 
-All three are lowered to one flat form, ``_Forest``: arrays of internal nodes (feature,
-split, mode, children, NaN direction) with the leaves numbered after the internal
-nodes, and a dense [n_leaves, n_targets] table of leaf weights.  Evaluation walks every
-(sample, tree) pair down one level per step with NumPy fancy indexing, so Python only
-loops over depth and trees, never over samples.
+All three are lowered to one flat form, ``_Forest``: internal nodes 0..n-1 and the
+leaves after them, each leaf its own child on both sides, so that every (sample, tree)
+pair can take exactly ``depth`` steps.  Evaluation walks all the pairs of a chunk of
+samples down one level per step with ``np.take``; Python loops over levels and chunks,
+never over samples or trees.  Chunks keep the index arrays in cache, and pairs that
+reached their leaf are dropped from the walk once they are the majority.
+
+Scores are summed in the type of the thresholds (float32 unless the ``*_as_tensor``
+attributes are double), tree after tree in the order the trees are listed: that is
+how onnxruntime sums them for batches of up to 50 rows, so the scores (and the labels
+at exact ties, e.g. a forest split 50/50) come out bit for bit the same.  Larger
+batches are split by onnxruntime across its threads, which only moves the last bit.
 """
 
 from __future__ import annotations
@@ -13,90 +20,201 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d, class_labels, label_array, logistic, post_transform_scores, probit
+from ._common import as_2d, class_labels, label_array, logistic, post_transform_scores, prepared, probit
 
 # node modes, numbered as TreeEnsemble (ml opset 5) numbers them
 LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = range(7)
 _MODE_NAMES = {"BRANCH_LEQ": LEQ, "BRANCH_LT": LT, "BRANCH_GTE": GTE, "BRANCH_GT": GT,
                "BRANCH_EQ": EQ, "BRANCH_NEQ": NEQ, "BRANCH_MEMBER": MEMBER}
+_COMPARE = {LEQ: np.less_equal, LT: np.less, GTE: np.greater_equal, GT: np.greater, EQ: np.equal,
+            NEQ: np.not_equal}
 _AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
+
+# (sample, tree) pairs walked together: small enough for their index arrays to stay in cache
+_CHUNK = 1 << 16
+# how often (in levels) the walk checks whether finished pairs are worth dropping
+_COMPACT_EVERY = 3
+# leaf weights gathered at once when summing the trees (values, not bytes)
+_ACCUMULATE_BLOCK = 1 << 18
 
 
 class _Forest:
-    """Flat trees: internal nodes 0..n-1, leaf k is node n + k."""
+    """Flat trees: internal nodes 0..n-1, leaf k is node n + k and points to itself."""
 
-    def __init__(self, feature, split, mode, true_id, false_id, missing_true, roots, members=None):
-        self.feature = np.asarray(feature, dtype=np.int64)
-        self.split = split
-        self.mode = np.asarray(mode, dtype=np.int64)
-        self.child = np.stack([np.asarray(false_id, np.int64), np.asarray(true_id, np.int64)])
-        self.missing_true = np.asarray(missing_true, dtype=bool)
-        self.roots = np.asarray(roots, dtype=np.int64)
+    def __init__(self, feature, split, mode, true_id, false_id, missing_true, roots, n_leaves, members=None):
+        n = len(feature)
+        total = n + int(n_leaves)
+        self.n_internal = n
+        self.roots = np.asarray(roots, dtype=np.intp).reshape(-1)
+        split = np.asarray(split)
+        self.split = np.zeros(total, dtype=split.dtype)
+        self.split[:n] = split
+        self.feature = np.zeros(total, dtype=np.intp)
+        self.feature[:n] = np.asarray(feature, dtype=np.intp)
+        if n and self.feature[:n].min() < 0:
+            raise ValueError("tree ensemble: a node reads a negative feature id")
+        self.max_feature = int(self.feature.max()) if total else -1
+        child = np.empty((total, 2), dtype=np.intp)
+        child[:n, 0] = np.asarray(false_id, dtype=np.intp)
+        child[:n, 1] = np.asarray(true_id, dtype=np.intp)
+        if n and (child[:n].min() < 0 or child[:n].max() >= total):
+            raise ValueError("tree ensemble: a node's child refers to no node")
+        if self.roots.size and (self.roots.min() < 0 or self.roots.max() >= total):
+            raise ValueError("tree ensemble: a tree root refers to no node")
+        child[n:] = np.arange(n, total)[:, None]
+        self.child = child.reshape(-1)  # child[2 * node + went_true]
+        mode = np.asarray(mode, dtype=np.int64).reshape(-1)
+        self.mode = np.full(total, LEQ, dtype=np.int64)
+        self.mode[:n] = mode
+        present = np.unique(mode).tolist()
+        self.modes = present
+        self.same_mode = present[0] if len(present) == 1 and present[0] != MEMBER else None
         self.members = members or {}  # internal node -> array of member values
-        self.n_internal = len(self.feature)
+        missing = np.zeros(total, dtype=bool)
+        missing[:n] = np.asarray(missing_true, dtype=bool).reshape(-1)[:n]
+        self.missing_true = missing
+        self.any_missing = bool(missing.any())
+        self.depth = self._depth()
+
+    def _depth(self) -> int:
+        """Levels of the deepest tree (a cycle in the child links is an error)."""
+        frontier = np.unique(self.roots)
+        depth = 0
+        while True:
+            frontier = frontier[frontier < self.n_internal]
+            if not frontier.size:
+                return depth
+            depth += 1
+            if depth > self.n_internal:
+                raise ValueError("tree ensemble: the child links form a cycle")
+            frontier = np.unique(self.child[(2 * frontier[:, None] + np.arange(2)).reshape(-1)])
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
         """[N, T] leaf number reached by each sample in each tree."""
-        n = x.shape[0]
-        cur = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        rows = np.arange(n)[:, None]
-        at_node = cur < self.n_internal
-        while at_node.any():
-            node = np.where(at_node, cur, 0)
-            xv = x[np.broadcast_to(rows, node.shape), self.feature[node]] if self.n_internal else None
-            go_true = self._test(node, xv)
-            cur = np.where(at_node, self.child[go_true.astype(np.int64), node], cur)
-            at_node = cur < self.n_internal
-        return cur - self.n_internal
-
-    def _test(self, node: np.ndarray, xv: np.ndarray) -> np.ndarray:
-        th = self.split[node]
-        mode = self.mode[node]
+        n, n_features = x.shape
+        if self.max_feature >= n_features:
+            raise ValueError(f"tree ensemble: a node reads feature {self.max_feature} of inputs with "
+                             f"{n_features} features")
+        n_trees = len(self.roots)
+        out = np.empty(n * n_trees, dtype=np.intp)
+        if out.size == 0:
+            return out.reshape(n, n_trees)
+        xf = np.ascontiguousarray(x).reshape(-1)
+        rows = max(1, _CHUNK // n_trees)
         with np.errstate(invalid="ignore"):
-            cond = np.select(
-                [mode == LEQ, mode == LT, mode == GTE, mode == GT, mode == EQ, mode == NEQ],
-                [xv <= th, xv < th, xv >= th, xv > th, xv == th, xv != th],
-                default=False,
-            )
-        for m, values in self.members.items():
-            at = node == m
-            if at.any():
-                cond[at] = np.isin(xv[at], values)
-        # NaN compares false everywhere (true for NEQ); nodes_missing_value_tracks_true overrides
-        return cond | (np.isnan(xv) & self.missing_true[node])
+            for start in range(0, n, rows):
+                stop = min(n, start + rows)
+                chunk = out[start * n_trees: stop * n_trees]
+                chunk[:] = self._walk(xf, start, stop, n_features)
+        return out.reshape(n, n_trees) - self.n_internal
+
+    def _walk(self, xf, start, stop, n_features) -> np.ndarray:
+        n_trees = len(self.roots)
+        node = np.tile(self.roots, stop - start)
+        base = np.repeat(np.arange(start * n_features, stop * n_features, n_features, dtype=np.intp), n_trees)
+        result = None  # once pairs are dropped: the final node of every pair of the chunk
+        where = None   # ... and the position in the chunk of each pair still walking
+        for level in range(self.depth):
+            xv = xf.take(base + self.feature.take(node))
+            node = self.child.take(2 * node + self._go_true(node, xv))
+            if level % _COMPACT_EVERY == _COMPACT_EVERY - 1 and level + 1 < self.depth:
+                walking = node < self.n_internal
+                k = int(np.count_nonzero(walking))
+                if 2 * k < node.size:
+                    if result is None:
+                        result, where = node.copy(), np.arange(node.size, dtype=np.intp)
+                    else:
+                        result[where] = node
+                    where, node, base = where[walking], node[walking], base[walking]
+                    if not k:
+                        break
+        if result is None:
+            return node
+        result[where] = node
+        return result
+
+    def _go_true(self, node: np.ndarray, xv: np.ndarray) -> np.ndarray:
+        th = self.split.take(node)
+        if self.same_mode is not None:
+            cond = _COMPARE[self.same_mode](xv, th)
+        else:
+            mode = self.mode.take(node)
+            cond = np.zeros(node.shape, dtype=bool)
+            for m in self.modes:
+                if m == MEMBER:
+                    continue
+                at = mode == m
+                cond[at] = _COMPARE[m](xv[at], th[at])
+            for m, values in self.members.items():
+                at = node == m
+                if at.any():
+                    cond[at] = np.isin(xv[at], values)
+        if self.any_missing:
+            # NaN compares false (true for NEQ); nodes_missing_value_tracks_true sends it left
+            cond |= np.isnan(xv) & self.missing_true.take(node)
+        return cond
 
 
-def _aggregate(forest: _Forest, x: np.ndarray, values: np.ndarray, has: np.ndarray, how: str):
-    """[N, n_targets] aggregated leaf weights and whether any tree contributed."""
-    leaves = forest.leaves(x)
-    n, n_targets = x.shape[0], values.shape[1]
-    contributed = np.zeros((n, n_targets), dtype=bool)
+def _comparable(x, split_dtype) -> np.ndarray:
+    """[N, F] input as the comparisons see it: an integer input is converted to the threshold type."""
+    m = as_2d(x)
+    return m if m.dtype.kind == "f" else m.astype(split_dtype)
+
+
+def _aggregate(forest: _Forest, x: np.ndarray, values: np.ndarray, has, how: str):
+    """[N, n_targets] aggregated leaf weights (in the weights' type) and whether any tree contributed.
+
+    ``has`` [n_leaves, n_targets] tells which leaf scores which target (None: all of them).
+    SUM and AVERAGE add the trees one after the other, in tree order (a running sum,
+    never numpy's pairwise summation), a block of trees at a time.
+    """
+    leaves = forest.leaves(x).T  # [T, N]
+    n_trees, n = leaves.shape
+    n_targets = values.shape[1]
+    trees_per_block = max(1, _ACCUMULATE_BLOCK // max(n * n_targets, 1))
+    if has is None:
+        contributed = np.full((n, n_targets), n_trees > 0)
+    else:
+        contributed = np.zeros((n, n_targets), dtype=bool)
+        for t in range(0, n_trees, trees_per_block):
+            contributed |= has[leaves[t:t + trees_per_block]].any(axis=0)
     if how in ("SUM", "AVERAGE"):
-        out = np.zeros((n, n_targets))
-        for t in range(leaves.shape[1]):
-            out += values[leaves[:, t]]
-            contributed |= has[leaves[:, t]]
+        out = np.zeros((1, n, n_targets), dtype=values.dtype)
+        for t in range(0, n_trees, trees_per_block):
+            block = values[leaves[t:t + trees_per_block]]  # [trees, N, targets]
+            out = np.add.accumulate(np.concatenate([out, block]), axis=0)[-1:]
+        out = out[0]
         if how == "AVERAGE":
-            out /= max(leaves.shape[1], 1)
+            out /= values.dtype.type(max(n_trees, 1))
         return out, contributed
-    pick = np.minimum if how == "MIN" else np.maximum
-    out = np.full((n, n_targets), np.inf if how == "MIN" else -np.inf)
-    for t in range(leaves.shape[1]):
-        h = has[leaves[:, t]]
-        out = np.where(h, pick(out, values[leaves[:, t]]), out)
-        contributed |= h
-    return np.where(contributed, out, 0.0), contributed
+    # a leaf that does not score a target takes no part in its MIN / MAX
+    pick, void = (np.min, np.inf) if how == "MIN" else (np.max, -np.inf)
+    table = values if has is None else np.where(has, values, void)
+    out = np.full((n, n_targets), void, dtype=values.dtype)
+    for t in range(0, n_trees, trees_per_block):
+        out = pick(np.concatenate([out[None], table[leaves[t:t + trees_per_block]]]), axis=0)
+    return np.where(contributed, out, 0).astype(values.dtype), contributed
 
 
-def _leaf_table(n_leaves: int, n_targets: int, leaf, target, weight):
-    """Dense leaf weights [n_leaves, n_targets] (summed where a leaf repeats a target)."""
-    values = np.zeros((n_leaves, n_targets))
+def _leaf_table(n_leaves: int, n_targets: int, leaf, target, weight, dtype):
+    """Dense leaf weights [n_leaves, n_targets] (summed where a leaf repeats a target), and
+    which leaf scores which target (None when every leaf scores every target)."""
+    values = np.zeros((n_leaves, n_targets), dtype=dtype)
     has = np.zeros((n_leaves, n_targets), dtype=bool)
     leaf = np.asarray(leaf, dtype=np.int64)
     target = np.asarray(target, dtype=np.int64)
-    np.add.at(values, (leaf, target), np.asarray(weight, dtype=np.float64))
+    if target.size and (target.min() < 0 or target.max() >= n_targets):
+        raise ValueError(f"tree ensemble: a target/class id is outside [0, {n_targets})")
+    np.add.at(values, (leaf, target), np.asarray(weight).astype(dtype))
     has[leaf, target] = True
-    return values, has
+    return values, (None if has.all() else has)
+
+
+def _with_base(scores, contributed, base):
+    """Scores plus base values (one per target); a target no tree scored stays 0, as in onnxruntime."""
+    if base.size == scores.shape[1]:
+        scores = scores + base.astype(scores.dtype)
+    return np.where(contributed, scores, scores.dtype.type(0))
 
 
 # --------------------------------------------------------------------------- TreeEnsemble (5)
@@ -136,23 +254,33 @@ def tree_ensemble(
     nodes_missing_value_tracks_true=None,
     post_transform=0,
 ):
+    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
+    forest, values, has = prepared("TreeEnsemble", attrs, lambda: _prepare_v5(**attrs))
     a = np.asarray(x)
-    m = as_2d(a)
+    m = _comparable(a, forest.split.dtype)
+    scores, contributed = _aggregate(forest, m, values, has, _AGGREGATES[int(aggregate_function)])
+    scores = np.where(contributed, scores, scores.dtype.type(0))
+    return xp.asarray(post_transform_scores(scores, post_transform).astype(a.dtype))
+
+
+def _prepare_v5(*, leaf_targetids, leaf_weights, nodes_falseleafs, nodes_falsenodeids, nodes_featureids, nodes_modes,
+                nodes_splits, nodes_trueleafs, nodes_truenodeids, tree_roots, membership_values, n_targets,
+                nodes_missing_value_tracks_true, **_):
+    split = np.asarray(nodes_splits).reshape(-1)
     modes = np.asarray(nodes_modes, dtype=np.int64).reshape(-1)
     n_nodes = len(modes)
+    targets = np.asarray(leaf_targetids, dtype=np.int64).reshape(-1)
     # leaves come after the internal nodes in the flat numbering
     true_id = np.asarray(nodes_truenodeids, np.int64) + n_nodes * np.asarray(nodes_trueleafs, np.int64)
     false_id = np.asarray(nodes_falsenodeids, np.int64) + n_nodes * np.asarray(nodes_falseleafs, np.int64)
-    split = np.asarray(nodes_splits).reshape(-1).astype(m.dtype)
     missing = nodes_missing_value_tracks_true if nodes_missing_value_tracks_true else [0] * n_nodes
-    forest = _Forest(nodes_featureids, split, modes, true_id, false_id, missing, tree_roots,
+    forest = _Forest(nodes_featureids, split, modes, true_id, false_id, missing, tree_roots, len(targets),
                      _member_sets(modes, membership_values))
-    targets = np.asarray(leaf_targetids, dtype=np.int64)
     n_out = int(n_targets) if n_targets is not None else int(targets.max()) + 1
-    values, has = _leaf_table(len(targets), n_out, np.arange(len(targets)), targets,
-                              np.asarray(leaf_weights).reshape(-1))
-    scores, _ = _aggregate(forest, m, values, has, _AGGREGATES[int(aggregate_function)])
-    return xp.asarray(post_transform_scores(scores, post_transform).astype(a.dtype))
+    weights = np.asarray(leaf_weights).reshape(-1)
+    acc = weights.dtype if weights.dtype.kind == "f" else np.dtype(np.float32)
+    values, has = _leaf_table(len(targets), n_out, np.arange(len(targets)), targets, weights, acc)
+    return forest, values, has
 
 
 # --------------------------------------------------------------------------- the ml opset 1/3 ensembles
@@ -167,38 +295,59 @@ def _tensor_or_list(as_tensor, as_list, dtype):
 
 def _classic_forest(nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes, split,
                     nodes_truenodeids, nodes_falsenodeids, missing_true, leaf_treeids, leaf_nodeids):
-    """A _Forest from (tree id, node id) addressed nodes, and the leaf number of each weight entry."""
+    """A _Forest from (tree id, node id) addressed nodes, and the leaf number of each weight entry.
+
+    Trees are taken in the order they are listed and a tree's root is its first listed
+    node, as onnxruntime reads them (the order is the order in which scores are summed).
+    """
     tree = np.asarray(nodes_treeids, np.int64)
     nid = np.asarray(nodes_nodeids, np.int64)
     modes = [str(s) for s in nodes_modes]
+    if not (len(tree) == len(nid) == len(modes) == len(split)):
+        raise ValueError("tree ensemble: the nodes_* attributes differ in length")
     is_leaf = np.array([s == "LEAF" for s in modes], dtype=bool)
     # address nodes by a combined (tree, node) key: internal nodes first, then leaves
     order = np.concatenate([np.flatnonzero(~is_leaf), np.flatnonzero(is_leaf)])
     width = int(nid.max()) + 1 if len(nid) else 1
     keys = tree[order] * width + nid[order]
     sort = np.argsort(keys, kind="stable")
+    sorted_keys = keys[sort]
+    if len(keys) > 1 and (np.diff(sorted_keys) == 0).any():
+        raise ValueError("tree ensemble: a (tree id, node id) pair appears twice")
 
     def flat(tree_ids, node_ids):
         k = np.asarray(tree_ids, np.int64) * width + np.asarray(node_ids, np.int64)
-        pos = sort[np.clip(np.searchsorted(keys[sort], k), 0, len(keys) - 1)]
+        pos = sort[np.clip(np.searchsorted(sorted_keys, k), 0, max(len(keys) - 1, 0))]
         if len(k) and not np.array_equal(keys[pos], k):
             raise ValueError("tree ensemble: a node id refers to no node")
         return pos
 
-    internal = order[: int((~is_leaf).sum())]
+    n_internal = int((~is_leaf).sum())
+    internal = order[:n_internal]
     child_t = flat(tree[internal], np.asarray(nodes_truenodeids, np.int64)[internal])
     child_f = flat(tree[internal], np.asarray(nodes_falsenodeids, np.int64)[internal])
-    # a tree's root is its one node that no node points to
-    referenced = np.zeros(len(order), dtype=bool)
-    referenced[child_t] = referenced[child_f] = True
-    unref = np.flatnonzero(~referenced)
-    roots = unref[np.argsort(tree[order][unref], kind="stable")]
+    first = np.flatnonzero(np.r_[True, tree[1:] != tree[:-1]]) if len(tree) else np.zeros(0, np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    roots = rank[first]
     mode = np.array([_MODE_NAMES.get(s, LEQ) for s in modes], dtype=np.int64)[internal]
-    missing = np.asarray(missing_true if missing_true else [0] * len(tree), dtype=bool)[internal]
+    missing = np.zeros(len(tree), dtype=bool)
+    if missing_true:
+        mt = np.asarray(missing_true, dtype=bool).reshape(-1)[: len(tree)]
+        missing[: len(mt)] = mt
     forest = _Forest(np.asarray(nodes_featureids, np.int64)[internal], split[internal], mode,
-                     child_t, child_f, missing, roots)
-    leaf_of_entry = flat(leaf_treeids, leaf_nodeids) - len(internal)
+                     child_t, child_f, missing[internal], roots, int(is_leaf.sum()))
+    leaf_of_entry = flat(leaf_treeids, leaf_nodeids) - n_internal
+    if leaf_of_entry.size and leaf_of_entry.min() < 0:
+        raise ValueError("tree ensemble: a weight is attached to a node that is not a leaf")
     return forest, leaf_of_entry, int(is_leaf.sum())
+
+
+def _threshold_type(nodes_values_as_tensor) -> np.dtype:
+    """The type thresholds and scores are computed in: double only with double tensor attributes."""
+    if nodes_values_as_tensor is not None and np.asarray(nodes_values_as_tensor).dtype == np.float64:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
 
 
 @op("TreeEnsembleRegressor", since=(1, 3), domain=ML_DOMAIN)
@@ -228,23 +377,29 @@ def tree_ensemble_regressor(
     target_weights=None,
     target_weights_as_tensor=None,
 ):
-    split = _tensor_or_list(nodes_values_as_tensor, nodes_values, np.float32)
-    # float thresholds are compared in float (the input is rounded to float first)
-    m = as_2d(x).astype(split.dtype if split.dtype == np.float64 else np.float32)
+    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
+    forest, values, has, base = prepared("TreeEnsembleRegressor", attrs, lambda: _prepare_regressor(**attrs))
+    m = _comparable(x, forest.split.dtype)
+    scores, contributed = _aggregate(forest, m, values, has, aggregate_function)
+    scores = _with_base(scores, contributed, base)
+    return xp.asarray(post_transform_scores(scores, post_transform).astype(np.float32))
+
+
+def _prepare_regressor(*, base_values, base_values_as_tensor, n_targets, nodes_falsenodeids, nodes_featureids,
+                       nodes_missing_value_tracks_true, nodes_modes, nodes_nodeids, nodes_treeids, nodes_truenodeids,
+                       nodes_values, nodes_values_as_tensor, target_ids, target_nodeids, target_treeids, target_weights,
+                       target_weights_as_tensor, **_):
+    acc = _threshold_type(nodes_values_as_tensor)
+    split = _tensor_or_list(nodes_values_as_tensor, nodes_values, np.float32).astype(acc)
     forest, leaf_of, n_leaves = _classic_forest(
         nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes, split, nodes_truenodeids,
         nodes_falsenodeids, nodes_missing_value_tracks_true, target_treeids, target_nodeids)
     ids = np.asarray(target_ids, np.int64)
     n_out = int(n_targets) if n_targets is not None else int(ids.max()) + 1
     weights = _tensor_or_list(target_weights_as_tensor, target_weights, np.float32)
-    values, has = _leaf_table(n_leaves, n_out, leaf_of, ids, weights)
-    scores, contributed = _aggregate(forest, m, values, has, aggregate_function)
+    values, has = _leaf_table(n_leaves, n_out, leaf_of, ids, weights, acc)
     base = _tensor_or_list(base_values_as_tensor, base_values, np.float32)
-    if base.size:
-        # a target no reached leaf has a weight for stays 0, without its base value (as
-        # onnxruntime does; converters give every leaf every target, so this is rare)
-        scores = np.where(contributed, scores + base.astype(np.float64), 0.0)
-    return xp.asarray(post_transform_scores(scores, post_transform).astype(np.float32))
+    return forest, values, has, base
 
 
 def _binary_tree_scores(s: np.ndarray, positive_weights: bool, post_transform: str) -> np.ndarray:
@@ -258,28 +413,32 @@ def _binary_tree_scores(s: np.ndarray, positive_weights: bool, post_transform: s
     if positive_weights:
         # the score reads as the probability of the positive class
         s = probit(s) if post_transform == "PROBIT" else s
-        return np.concatenate([1.0 - s, s], axis=1)
+        one = s.dtype.type(1) if s.dtype.kind == "f" else 1.0
+        return np.concatenate([one - s, s], axis=1)
     return np.concatenate([-s, s], axis=1)
 
 
-def _binary_classifier(scores, base, ids, weights, labels, post_transform):
+def _binary_classifier(scores, base, scored, positive_weights, labels, post_transform):
     """Labels and scores of a two-class ensemble, following onnxruntime's conventions.
+
+    ``scored`` tells which of the two classes have leaf weights.
 
     * only class 0 has leaf weights (what converters emit for binary boosting and
       forests): that single score s (plus base_values[0]) decides the positive class,
       s > 0.5 when all weights are positive (a probability), s > 0 otherwise;
     * only class 1 has weights: scores [0, s1], same thresholds on s1;
-    * both classes have weights: an ordinary two-class model (argmax).
+    * both classes have weights: an ordinary two-class model (argmax).  onnxruntime
+      returns the raw 0/1 decision of class 1's sign as the label here, not a class
+      label; no converter emits this layout, and the spec's reading is kept.
     """
-    positive_weights = bool(np.all(weights >= 0))
-    threshold = 0.5 if positive_weights else 0.0
-    if not (ids == 1).any():
-        s = scores[:, :1] + (base[0] if base.size else 0.0)
+    threshold = scores.dtype.type(0.5 if positive_weights else 0.0)
+    if not scored[1]:
+        s = scores[:, :1] + (base[0] if base.size else scores.dtype.type(0))
         z = _binary_tree_scores(s, positive_weights, post_transform)
         return label_array(labels, (s[:, 0] > threshold).astype(np.int64)), z
     if base.size:
-        scores = scores + (base if base.size == 2 else np.array([base[0], 0.0]))
-    if not (ids == 0).any():
+        scores = scores + (base if base.size == 2 else np.array([base[0], 0], dtype=scores.dtype))
+    if not scored[0]:
         scores = np.concatenate([np.zeros_like(scores[:, :1]), scores[:, 1:2]], axis=1)
         winner = (scores[:, 1] > threshold).astype(np.int64)
     else:
@@ -314,23 +473,41 @@ def tree_ensemble_classifier(
     nodes_values_as_tensor=None,
     post_transform="NONE",
 ):
+    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
+    forest, values, has, base, scored, positive_weights, labels = prepared(
+        "TreeEnsembleClassifier", attrs, lambda: _prepare_classifier(**attrs))
+    m = _comparable(x, forest.split.dtype)
+    scores, contributed = _aggregate(forest, m, values, has, "SUM")
+    n_classes = len(labels)
+    if n_classes == 2:
+        y, z = _binary_classifier(scores, base, scored, positive_weights, labels, post_transform)
+    else:
+        scores, contributed = scores[:, :n_classes], contributed[:, :n_classes]
+        if base.size:
+            # a base value gives its class a score even where no tree scored it
+            scores = scores + np.resize(base, n_classes) * (np.arange(n_classes) < base.size)
+            contributed = contributed | (np.arange(n_classes) < base.size)
+        # the label is the best class among those that have a score
+        y = label_array(labels, np.argmax(np.where(contributed, scores, -np.inf), axis=1))
+        z = post_transform_scores(np.where(contributed, scores, scores.dtype.type(0)), post_transform)
+    return (y if y.dtype == object else xp.asarray(y)), xp.asarray(z.astype(np.float32))
+
+
+def _prepare_classifier(*, base_values, base_values_as_tensor, class_ids, class_nodeids, class_treeids, class_weights,
+                        class_weights_as_tensor, classlabels_int64s, classlabels_strings, nodes_falsenodeids,
+                        nodes_featureids, nodes_missing_value_tracks_true, nodes_modes, nodes_nodeids, nodes_treeids,
+                        nodes_truenodeids, nodes_values, nodes_values_as_tensor, **_):
     labels, _ = class_labels(classlabels_int64s, classlabels_strings)
-    split = _tensor_or_list(nodes_values_as_tensor, nodes_values, np.float32)
-    m = as_2d(x).astype(split.dtype if split.dtype == np.float64 else np.float32)
+    acc = _threshold_type(nodes_values_as_tensor)
+    split = _tensor_or_list(nodes_values_as_tensor, nodes_values, np.float32).astype(acc)
     forest, leaf_of, n_leaves = _classic_forest(
         nodes_treeids, nodes_nodeids, nodes_featureids, nodes_modes, split, nodes_truenodeids,
         nodes_falsenodeids, nodes_missing_value_tracks_true, class_treeids, class_nodeids)
     ids = np.asarray(class_ids, np.int64)
     weights = _tensor_or_list(class_weights_as_tensor, class_weights, np.float32)
-    n_classes = len(labels)
-    values, has = _leaf_table(n_leaves, max(n_classes, int(ids.max()) + 1 if ids.size else 1), leaf_of, ids, weights)
-    scores, _ = _aggregate(forest, m, values, has, "SUM")
-    base = _tensor_or_list(base_values_as_tensor, base_values, np.float32).astype(np.float64)
-    if n_classes == 2:
-        y, z = _binary_classifier(scores, base, ids, weights, labels, post_transform)
-    else:
-        if base.size:
-            scores = scores + base
-        y = label_array(labels, np.argmax(scores[:, :n_classes], axis=1))
-        z = post_transform_scores(scores[:, :n_classes], post_transform)
-    return (y if y.dtype == object else xp.asarray(y)), xp.asarray(z.astype(np.float32))
+    width = max(len(labels), int(ids.max()) + 1 if ids.size else 1)
+    values, has = _leaf_table(n_leaves, width, leaf_of, ids, weights, acc)
+    base = _tensor_or_list(base_values_as_tensor, base_values, np.float32).astype(acc)
+    scored = (bool((ids == 0).any()), bool((ids == 1).any()))
+    labels = np.asarray(labels, dtype=object if labels and isinstance(labels[0], str) else np.int64)
+    return forest, values, has, base, scored, bool(np.all(weights >= 0)), labels

@@ -1,0 +1,1 @@
+"""nnex benchmarks: models built locally, measured against onnxruntime and onnx.reference (run.py)."""
