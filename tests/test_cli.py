@@ -540,3 +540,42 @@ def test_demo(capsys, tmp_path):
     (p,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x})
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-5)
     assert elapsed < 10
+
+
+# ----------------------------------------------------------------------------- optimize and bench
+
+
+def test_optimize_writes_a_checked_model_with_the_same_outputs(capsys, cnn, tmp_path):
+    import onnxruntime as ort
+
+    out_path = str(tmp_path / "opt.onnx")
+    code, out, err = call(capsys, "optimize", cnn, "-o", out_path)
+    assert code == 0, err
+    assert "wrote" in out
+    onnx.checker.check_model(onnx.load(out_path), full_check=True)
+    sess_in = ort.InferenceSession(cnn, providers=["CPUExecutionProvider"])
+    name = sess_in.get_inputs()[0].name
+    shape = [d if isinstance(d, int) else 2 for d in sess_in.get_inputs()[0].shape]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    want = sess_in.run(None, {name: x})
+    got = ort.InferenceSession(out_path, providers=["CPUExecutionProvider"]).run(None, {name: x})
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+def test_optimize_missing_file_is_a_user_error(capsys, tmp_path):
+    code, out, err = call(capsys, "optimize", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "o.onnx"))
+    assert_user_error(code, out, err, "not found")
+
+
+def test_bench_reports_nnex_against_onnxruntime(capsys, cnn, tmp_path):
+    js = str(tmp_path / "bench.json")
+    code, out, err = call(capsys, "bench", cnn, "--providers", "numpy", "-n", "3", "--json", js)
+    assert code == 0, err
+    assert "onnxruntime" in out and "nnex:numpy" in out
+    with open(js) as f:
+        result = json.load(f)
+    ours = result["engines"]["nnex:numpy"]
+    assert result["engines"]["onnxruntime"]["status"] == "ok"
+    assert ours["status"] == "ok" and ours["runs"] == 3
+    assert ours["vs_onnxruntime"]["pass"] and ours["vs_onnxruntime"]["max_abs_diff"] < 1e-5

@@ -704,6 +704,42 @@ def cmd_check(args, out) -> int:
     raise UserError(f"{args.model}: {len(problems)} problem{'s' if len(problems) != 1 else ''} found")
 
 
+def cmd_optimize(args, out) -> int:
+    from .tools.optimize import optimize_file
+
+    if not os.path.exists(args.model):
+        raise UserError(f"model file not found: {args.model}")
+    ext = True if args.external_data else None
+    summary = optimize_file(args.model, args.output, args.level, external_data=ext)
+    before, after = summary.get("nodes_before"), summary.get("nodes_after")
+    print(f"wrote {args.output}: {before} -> {after} nodes in {summary.get('seconds', 0.0):.2f} s", file=out)
+    for name, n in sorted((summary.get("rewrites") or {}).items()):
+        if n:
+            print(f"  {name}: {n}", file=out)
+    return 0
+
+
+def cmd_bench(args, out) -> int:
+    from .tools.bench import bench_model, print_result
+
+    if not os.path.exists(args.model):
+        raise UserError(f"model file not found: {args.model}")
+    providers = None
+    if args.providers:
+        providers = [p.strip() for group in args.providers for p in group.split(",") if p.strip()]
+    result = bench_model(args.model, providers=providers, batch=args.batch, repeat=args.repeat,
+                         reference=args.reference, memory=args.memory,
+                         progress=lambda msg: print(msg, file=sys.stderr))
+    print_result(result, file=out)
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=2, default=str)
+        print(f"wrote {args.json}", file=out)
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 
 
@@ -759,6 +795,30 @@ def build_parser() -> argparse.ArgumentParser:
                                    "every op. Prints OK or the problems, one per line.")
     p.add_argument("model", help="the .onnx file")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("optimize", parents=[common], help="write an optimized copy of a model",
+                       description="Constant folding, dead code, identity elimination, common subexpressions, "
+                                   "and (extended) Conv+BN, MatMul+Add, Gelu and LayerNorm fusions. The output uses "
+                                   "standard ONNX ops only and passes onnx.checker.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("-o", "--output", required=True, help="where to write the optimized model")
+    p.add_argument("--level", default="extended", choices=["basic", "extended", "all"],
+                   help="optimization level (default extended)")
+    p.add_argument("--external-data", action="store_true", help="write the weights to <output>.data")
+    p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("bench", parents=[common], help="time a model on nnex and onnxruntime",
+                       description="Latency (median, p90), build time and correctness of nnex's backends against "
+                                   "onnxruntime, measured interleaved in one process.")
+    p.add_argument("model", help="the .onnx file")
+    p.add_argument("--providers", action="append", metavar="P[,P...]",
+                   help="nnex backends to time (default: every available one)")
+    p.add_argument("--batch", type=_positive_int, default=None, help="size of the first symbolic dimension")
+    p.add_argument("--repeat", "-n", type=_positive_int, default=None, help="timed runs per engine (default adaptive)")
+    p.add_argument("--reference", action="store_true", help="also time onnx.reference (slow)")
+    p.add_argument("--memory", action="store_true", help="measure peak memory (one subprocess per engine)")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -103,20 +103,24 @@ class ArrayBackend:
             adapted = self._adapted[kernel] = self.wrap_kernel(kernel)
         return adapted
 
+    def on_host(self, kernel: OpKernel) -> bool:
+        """True when ``kernel`` always runs on NumPy on this backend."""
+        key = (kernel.domain, kernel.op_type)
+        return runs_on_host(*key) or (key in NUMPY_KERNELS and kernel.since not in self.natives.get(key, {}))
+
     def wrap_kernel(self, kernel: OpKernel) -> OpKernel:
         """``kernel`` adapted to this backend (the same kernel on NumPy)."""
         key = (kernel.domain, kernel.op_type)
         native = self.natives.get(key, {}).get(kernel.since)
         numpy_bound = key in NUMPY_KERNELS
-        if runs_on_host(*key) or (numpy_bound and native is None):
+        if self.on_host(kernel):
             fn = self._host_call(kernel.fn)
+        elif native is None:
+            fn = self._device_call(kernel, kernel.fn, None)
         else:
-            on_device = kernel.fn
-            if native is not None:
-                # a case the native kernel does not cover runs the standard one (on NumPy
-                # when that one is written with NumPy)
-                on_device = self._native_call(native, None if numpy_bound else kernel.fn)
-            fn = self._device_call(kernel, on_device)
+            # a case the native kernel does not cover runs the standard one (on NumPy
+            # when that one is written with NumPy)
+            fn = self._device_call(kernel, native, None if numpy_bound else kernel.fn)
         fn.__name__ = getattr(kernel.fn, "__name__", kernel.op_type)
         return dataclasses.replace(kernel, fn=fn)
 
@@ -140,9 +144,10 @@ class ArrayBackend:
 
         return host_kernel
 
-    def _device_call(self, kernel: OpKernel, fn: Callable) -> Callable:
-        """``fn`` (the kernel or its native replacement) on device arrays; the standard
-        kernel on NumPy when the inputs are host values (see ``place``)."""
+    def _device_call(self, kernel: OpKernel, fn: Callable, fallback: Callable | None) -> Callable:
+        """``fn`` (the kernel or its native replacement) on device arrays, then ``fallback``
+        where ``fn`` returns NotImplemented; the standard kernel on NumPy when the inputs are
+        host values (see ``place``) or neither covers the case."""
         bxp = self.xp
         host_positions = frozenset(kernel.host_inputs)
         run_on_host = self._host_call(kernel.fn)
@@ -188,6 +193,8 @@ class ArrayBackend:
                 placed = place(inputs)
                 if placed is not None:
                     out = fn(bxp, *placed, **attrs)
+                    if out is NotImplemented and fallback is not None:
+                        out = fallback(bxp, *placed, **attrs)
                     if out is not NotImplemented:
                         return out
                 return run_on_host(xp, *inputs, **attrs)
@@ -202,22 +209,13 @@ class ArrayBackend:
                     placed = inputs
                 if placed is not None:
                     out = fn(bxp, *placed, **attrs)
+                    if out is NotImplemented and fallback is not None:
+                        out = fallback(bxp, *placed, **attrs)
                     if out is not NotImplemented:
                         return out
                 return run_on_host(xp, *inputs, **attrs)
 
         return device_kernel
-
-    @staticmethod
-    def _native_call(native: Callable, standard: Callable | None) -> Callable:
-        if standard is None:
-            return native  # NotImplemented sends the node to NumPy (see _device_call)
-
-        def native_kernel(xp, *inputs, **attrs):
-            out = native(xp, *inputs, **attrs)
-            return standard(xp, *inputs, **attrs) if out is NotImplemented else out
-
-        return native_kernel
 
     def __repr__(self) -> str:
         return f"<nnex backend {self.name}:{self.device}>"

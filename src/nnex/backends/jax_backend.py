@@ -14,6 +14,7 @@ import ml_dtypes
 import numpy as np
 
 from .base import ArrayBackend
+from .jax_jit import jit_kernel
 from .namespace import make_namespace
 
 # sub-byte types (int4, float4, ...) and float8e8m0 stay on the host: ops/ treats them
@@ -21,6 +22,12 @@ from .namespace import make_namespace
 _HELD = (np.bool_, np.uint8, np.uint16, np.uint32, np.uint64, np.int8, np.int16, np.int32, np.int64,
          np.float16, ml_dtypes.bfloat16, np.float32, np.float64, np.complex64, np.complex128,
          ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e4m3fnuz, ml_dtypes.float8_e5m2, ml_dtypes.float8_e5m2fnuz)
+
+# kept eager: they produce host values (Shape, Size, Constant), run subgraphs, cost nothing,
+# or divide by a broadcast value where rounding matters (XLA would compile the division as
+# a product by the reciprocal: see jax_kernels.div)
+_EAGER_OPS = {("", op) for op in ("Shape", "Size", "Constant", "Identity", "If", "Loop", "Scan", "Div",
+                                   "QuantizeLinear", "DynamicQuantizeLinear", "QLinearMatMul")}
 
 
 class JaxBackend(ArrayBackend):
@@ -38,6 +45,9 @@ class JaxBackend(ArrayBackend):
         self._dtypes = {np.dtype(d): np.dtype(d) for d in _HELD}
         self.xp = make_namespace("nnex.jax", jnp, self._dtypes, None)
         self._array_type = jax.Array
+        # a compiled identity moves a NumPy array to the default device several times faster
+        # than jax.device_put / jnp.asarray (C++ argument handling)
+        self._put = jax.jit(lambda a: a)
         from . import jax_kernels
 
         jax_kernels.register(self)
@@ -57,6 +67,8 @@ class JaxBackend(ArrayBackend):
                 raise self._unsupported(x.dtype)
             return x
         with self._x64(True):
+            if self._device is None:
+                return self._put(x)
             return self._jax.device_put(x, self._device)
 
     def to_numpy(self, x) -> np.ndarray:
@@ -71,6 +83,8 @@ class JaxBackend(ArrayBackend):
     def wrap_kernel(self, kernel):
         adapted = super().wrap_kernel(kernel)
         fn, x64 = adapted.fn, self._x64
+        if not self.on_host(kernel) and (kernel.domain, kernel.op_type) not in _EAGER_OPS:
+            fn = jit_kernel(self._jax, fn, frozenset(kernel.host_inputs))
 
         def in_x64(xp, *inputs, **attrs):
             if x64.value:

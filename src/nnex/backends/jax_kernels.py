@@ -29,6 +29,9 @@ def register(backend) -> None:
     backend.native("MaxPool", (1, 8, 10, 12, 22), k.max_pool)
     backend.native("AveragePool", (1, 7, 10, 11, 19, 22), k.average_pool)
     backend.native("Div", (7, 13, 14), k.div)
+    backend.native("ScatterElements", (11, 16, 18), k.scatter_elements)
+    backend.native("Scatter", (9, 11), k.scatter)
+    backend.native("ScatterND", (11, 16, 18), k.scatter_nd)
     common_kernels.register(backend)
 
 
@@ -162,3 +165,31 @@ class _Kernels:
             shape = jnp.broadcast_shapes(a.shape, b.shape)
             a, b = jnp.broadcast_to(a, shape), jnp.broadcast_to(b, shape)
         return a / b
+
+    # ------------------------------------------------------------------ scatters
+    _UPDATE = {"none": "set", "add": "add", "mul": "multiply", "max": "max", "min": "min"}
+
+    def _scatter(self, data, key, updates, reduction):
+        method = self._UPDATE.get(reduction)
+        if method is None:
+            return NotImplemented
+        return getattr(data.at[key], method)(updates)
+
+    def scatter_elements(self, xp, data, indices, updates, *, axis=0, reduction="none"):
+        jnp = self.jnp
+        axis = axis % data.ndim if data.ndim else 0
+        idx = jnp.where(indices < 0, indices + data.shape[axis], indices)
+        # full coordinates: the grid position in every dim except ``axis``, which idx gives
+        key = list(jnp.indices(idx.shape, sparse=True))
+        key[axis] = idx
+        return self._scatter(data, tuple(key), updates, reduction)
+
+    def scatter(self, xp, data, indices, updates, *, axis=0):
+        return self.scatter_elements(xp, data, indices, updates, axis=axis)
+
+    def scatter_nd(self, xp, data, indices, updates, *, reduction="none"):
+        jnp = self.jnp
+        k = indices.shape[-1]
+        key = tuple(jnp.where(indices[..., j] < 0, indices[..., j] + data.shape[j], indices[..., j])
+                    for j in range(k))
+        return self._scatter(data, key, updates, reduction)

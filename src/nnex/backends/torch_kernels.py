@@ -37,6 +37,9 @@ def register(backend) -> None:
     backend.native("LayerNormalization", 17, k.layer_norm)
     backend.native("Attention", (23, 24, 25), k.attention)
     backend.native("Pad", (11, 18, 19), k.pad)
+    backend.native("ScatterElements", (11, 16, 18), k.scatter_elements)
+    backend.native("Scatter", (9, 11), k.scatter)
+    backend.native("ScatterND", (11, 16, 18), k.scatter_nd)
     for op_type, fn in (("Relu", k.relu), ("Sigmoid", k.sigmoid), ("Tanh", k.tanh)):
         backend.native(op_type, (6, 13, 14) if op_type == "Relu" else (6, 13), fn)
     for op_type, name in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul")):
@@ -262,6 +265,46 @@ class _Kernels:
         if constant_value is not None and math.prod(constant_value.shape):
             value = constant_value.reshape(-1)[0].item()
         return self.F.pad(data, _pairs(begins, ends), value=value)
+
+    # ------------------------------------------------------------------ scatters
+    _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
+
+    def scatter_elements(self, xp, data, indices, updates, *, axis=0, reduction="none"):
+        torch = self.torch
+        if reduction not in ("none", *self._REDUCE) or data.dtype == torch.bool and reduction != "none":
+            return NotImplemented
+        axis = axis % data.ndim if data.ndim else 0
+        idx = indices.long()
+        idx = torch.where(idx < 0, idx + data.shape[axis], idx)
+        if reduction == "none":
+            return data.scatter(axis, idx, updates)
+        return data.scatter_reduce(axis, idx, updates, self._REDUCE[reduction], include_self=True)
+
+    def scatter(self, xp, data, indices, updates, *, axis=0):
+        return self.scatter_elements(xp, data, indices, updates, axis=axis)
+
+    def scatter_nd(self, xp, data, indices, updates, *, reduction="none"):
+        """Rows of ``data`` seen as (prod(shape[:k]), rest): one scatter along axis 0 of the
+        linear row index of every update (duplicates accumulate under a reduction)."""
+        torch = self.torch
+        if reduction not in ("none", *self._REDUCE) or data.dtype == torch.bool and reduction != "none":
+            return NotImplemented
+        k = indices.shape[-1]
+        idx = indices.long()
+        lin = torch.zeros(idx.shape[:-1], dtype=torch.int64, device=idx.device)
+        for j in range(k):
+            col = idx[..., j]
+            lin = lin * data.shape[j] + torch.where(col < 0, col + data.shape[j], col)
+        rows = math.prod(data.shape[:k])
+        flat = data.reshape((rows, -1))
+        n = math.prod(lin.shape)
+        upd = updates.reshape((n, flat.shape[1]))
+        index = lin.reshape(n, 1).expand(n, flat.shape[1])
+        if reduction == "none":
+            out = flat.scatter(0, index, upd)
+        else:
+            out = flat.scatter_reduce(0, index, upd, self._REDUCE[reduction], include_self=True)
+        return out.reshape(data.shape)
 
     # ------------------------------------------------------------------ attention
     def attention(self, xp, Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None,

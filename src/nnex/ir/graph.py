@@ -57,6 +57,21 @@ class Graph:
         self._nodes.remove(node)
         node.graph = None
 
+    def remove_nodes(self, nodes, *, safe: bool = True) -> None:
+        """Remove many nodes at once (one pass over the node list, not one per node)."""
+        doomed = {id(n) for n in nodes}
+        if safe:
+            for n in nodes:
+                for v in n.outputs:
+                    if v in self.outputs or any(id(u) not in doomed for u, _ in v._uses):
+                        raise ValueError(f"cannot remove {n!r}: its output {v.name!r} is still used")
+        for n in nodes:
+            n.detach_inputs()
+            for v in n.outputs:
+                v.producer = None
+            n.graph = None
+        self._nodes = [n for n in self._nodes if id(n) not in doomed]
+
     # values -------------------------------------------------------------------
     def add_initializer(self, tensor: Tensor, name: str | None = None) -> Value:
         name = name or tensor.name

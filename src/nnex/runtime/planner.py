@@ -78,10 +78,18 @@ class SubgraphCall:
         return body
 
 
+def _read_only(arr):
+    # attribute tensors are shared by every run: neither a kernel nor a caller may change them
+    if isinstance(arr, np.ndarray) and arr.flags.writeable:
+        arr = arr.view()
+        arr.flags.writeable = False
+    return arr
+
+
 def _attr_value(a: Attribute, compile_sub):
     t, v = a.type, a.value
     if t == A.TENSOR:
-        return v.numpy()
+        return _read_only(v.numpy())
     if t == A.TENSORS:
         return [x.numpy() for x in v]
     if t == A.GRAPH:

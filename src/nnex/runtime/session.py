@@ -159,6 +159,10 @@ class InferenceSession:
             if optimize_for_session is not None:
                 model = optimize_for_session(model, level)
                 g = model.graph
+        if self._options.optimized_model_filepath:
+            from ..ir.io import save
+
+            save(model, self._options.optimized_model_filepath)
         planner = Planner(self._backend, model.opset_imports, model.functions,
                           input_types=self._inferred_types(model))
         self._plan = planner.compile(g)

@@ -11,8 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-import nnex  # noqa: E402
-from torch_check import Fn, check, feeds, op_types, ort  # noqa: E402
+from torch_check import Fn, check, feeds, op_types, ort
+
+import nnex
 
 D = torch.export.Dim
 g = torch.Generator().manual_seed(7)
@@ -80,7 +81,7 @@ def test_symbolic_size_arithmetic():
         b, n = x.shape
         y = x.reshape(b * n // 2, 2)
         z = torch.zeros(b, n + 1) + torch.arange(n + 1)
-        return y.sum(-1), z, x[:, : n // 2], x.new_full((b, 2), float(n))
+        return y.sum(-1), z, x[:, : n // 2], x.new_ones(b, 2) * n, x.view(-1, n // 2, 2).mean(1)
 
     check(Fn(fn), (randn(3, 6),), dynamic_shapes={"args": ({0: D("b"), 1: 2 * D("half")},)}, others=[(randn(4, 10),)])
 
@@ -240,3 +241,26 @@ def test_core_aten_path_of_a_model():
     torch.manual_seed(0)
     m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 36, 3)).eval()
     check(m, (randn(2, 3, 8, 8),), decompose=True)
+
+
+class Mixed(nn.Module):
+    """Ops whose ONNX form depends on the opset: Gelu (20), Pad wrap (19), GroupNorm, GridSample names."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular")
+        self.norm = nn.GroupNorm(2, 4)
+        self.ln = nn.LayerNorm(6)
+
+    def forward(self, x, grid):
+        h = nn.functional.gelu(self.norm(self.conv(x)))
+        h = nn.functional.grid_sample(h, grid, align_corners=False)
+        h = nn.functional.interpolate(h, scale_factor=2, mode="bilinear")
+        return self.ln(h).amax(1), torch.nn.functional.softmax(h, -1).argmax(-1)
+
+
+@pytest.mark.parametrize("opset", [18, 19, 20, 21, 22, 23, 24, 25])
+def test_opsets(opset):
+    proto = check(Mixed(), (randn(2, 3, 5, 6), torch.rand(2, 4, 3, 2, generator=g) * 2 - 1), opset=opset)
+    assert proto.opset_import[0].version == opset

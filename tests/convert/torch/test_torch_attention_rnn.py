@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = nn.functional
 
-from torch_check import Fn, check, op_types  # noqa: E402
+from torch_check import Fn, check, op_types
 
 g = torch.Generator().manual_seed(5)
 D = torch.export.Dim

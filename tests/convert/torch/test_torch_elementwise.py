@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from torch_check import Fn, check, op_types  # noqa: E402
+from torch_check import Fn, check, op_types
 
 g = torch.Generator().manual_seed(0)
 
@@ -46,6 +46,7 @@ BINARY = {
     "int_plus_float": (lambda a, b: a + b, (I, X)),
     "int_times_scalar_float": (lambda a, b: a * 0.5 + b, (I, X)),
     "maximum_minimum": (lambda a, b: torch.maximum(a, b) - torch.minimum(a, b), (X, Y)),
+    "fmax_fmin_nan": (lambda a, b: (torch.fmax(a.log(), b), torch.fmin(a, b.log())), (X, Y)),
     "atan2": (lambda a, b: torch.atan2(a, b), (X, Y)),
     "hypot": (lambda a, b: torch.hypot(a, b), (X, Y)),
     "copysign": (lambda a, b: torch.copysign(a, b), (X, Y)),

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_check import Fn, check  # noqa: E402
+from torch_check import Fn, check
 
 g = torch.Generator().manual_seed(1)
 X = torch.randn(3, 4, 5, generator=g)

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from torch_check import Fn, check  # noqa: E402
+from torch_check import Fn, check
 
 g = torch.Generator().manual_seed(2)
 X = torch.randn(2, 3, 4, 5, generator=g)

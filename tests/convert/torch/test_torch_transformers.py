@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from torch_check import check  # noqa: E402
+from torch_check import check
 
 D = torch.export.Dim
 g = torch.Generator().manual_seed(6)

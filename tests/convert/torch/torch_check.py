@@ -14,8 +14,9 @@ import pytest
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 
-import nnex  # noqa: E402
-from torch.utils import _pytree as pytree  # noqa: E402
+from torch.utils import _pytree as pytree
+
+import nnex
 
 RTOL, ATOL = 1e-3, 1e-4
 

@@ -20,7 +20,8 @@ from .. import ConversionError
 from .capture import capture, decomposition_table, dim_names, eval_mode, output_names
 from .registry import lowered_ops
 from .translate import lower_program
-from .verify import Verification, verify as verify_model
+from .verify import Verification
+from .verify import verify as verify_model
 
 DEFAULT_OPSET = 21
 MIN_OPSET = 18

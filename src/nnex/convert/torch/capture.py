@@ -97,14 +97,14 @@ def capture(module, args, kwargs, dynamic_shapes, decompose=None):
         with eval_mode(module):
             try:
                 ep = torch.export.export(module, tuple(args), kwargs or None, dynamic_shapes=dynamic_shapes)
-            except Exception as e:  # noqa: BLE001  (export raises many error types)
+            except Exception as e:
                 raise ConversionError(f"torch.export could not capture {type(module).__name__}: "
                                       f"{type(e).__name__}: {e}") from e
     if decompose is False or (decompose is None and lowerable_as_is(ep)):
         return ep
     try:
         return ep.run_decompositions(decomposition_table())
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         raise ConversionError(f"decomposing to core ATen failed: {type(e).__name__}: {e}") from e
 
 
@@ -180,8 +180,8 @@ def dim_names(ep, module, args, kwargs, dynamic_shapes) -> dict:
         if not isinstance(m, torch.Tensor):
             continue
         for i, d in enumerate(m.shape):
-            if isinstance(d, torch.SymInt) and d.node.maybe_as_int() is None and d.node.expr.is_Symbol:
-                e = d.node.expr
+            if isinstance(d, torch.SymInt) and d.node.maybe_as_int() is None and len(d.node.expr.free_symbols) == 1:
+                e = next(iter(d.node.expr.free_symbols))
                 if e in out:
                     continue
                 nm = named.get(e) or f"{n.name}_dim{i}"
@@ -221,11 +221,12 @@ def _named_dims(user, module, args, kwargs, dynamic_shapes) -> dict:
             continue
         items = sp.items() if isinstance(sp, dict) else enumerate(sp)
         for i, dim in items:
-            nm = getattr(dim, "__name__", None)
+            root = getattr(dim, "root", dim)  # a derived dim (2 * half) names its root
+            nm = getattr(root, "__name__", None)
             if nm and i < len(m.shape) and isinstance(m.shape[i], torch.SymInt):
-                e = m.shape[i].node.expr
-                if e.is_Symbol:
-                    named.setdefault(e, nm)
+                free = m.shape[i].node.expr.free_symbols
+                if len(free) == 1:
+                    named.setdefault(next(iter(free)), nm)
     return named
 
 

@@ -16,7 +16,7 @@ class Sym:
     """A symbolic scalar (SymInt, SymFloat, SymBool) computed in the graph as a 0-d tensor
     of ``dtype`` (int64, float64 or bool)."""
 
-    __slots__ = ("value", "dtype")
+    __slots__ = ("dtype", "value")
 
     def __init__(self, value: Value, dtype: torch.dtype = torch.int64):
         self.value = value
@@ -60,14 +60,15 @@ class _Ops:
 class Ctx:
     """Lowering context of one ONNX graph (the main graph or an If/Loop body)."""
 
-    def __init__(self, builder: GraphBuilder, opset: int, *, parent: "Ctx | None" = None):
+    def __init__(self, builder: GraphBuilder, opset: int, *, parent: Ctx | None = None):
         self.b = builder
         self.op = _Ops(builder.op)
         self.opset = opset
         self.parent = parent
         # shared by a graph and its subgraphs: Values are unique objects
         self.info: dict[Value, tuple] = parent.info if parent else {}
-        self.symbols: dict = parent.symbols if parent else {}  # sympy Symbol -> (input Value, dim)
+        # sympy Symbol -> (Value, dim) whose size it is, or (Value, dim, a, b) for a size a * symbol + b
+        self.symbols: dict = parent.symbols if parent else {}
         # a subgraph may read its parents' constants, a parent must not read a subgraph's
         self._consts: dict = dict(parent._consts) if parent else {}
         self._syms: dict = dict(parent._syms) if parent else {}
@@ -171,6 +172,8 @@ class Ctx:
             return self.const(v, dtype)
         if isinstance(v, Sym):
             v, have = v.value, v.dtype
+            if v not in self.info:
+                self.record(v, have, ())
         else:
             have = self.dtype(v)
         if have == dtype:
@@ -228,9 +231,7 @@ class Ctx:
             if run:
                 parts.append(self.ints(run))
                 run = []
-            if isinstance(s, Sym):
-                parts.append(self.op.Reshape(self.cast(s, torch.int64), self.ints([1])))
-            elif isinstance(s, Value):
+            if isinstance(s, (Sym, Value)):
                 parts.append(self.op.Reshape(self.cast(s, torch.int64), self.ints([1])))
             else:
                 raise ConversionError(f"internal: unexpected size {s!r}")
@@ -280,9 +281,13 @@ class Ctx:
             src = self.symbols.get(e)
             if src is None:
                 raise ConversionError(f"the symbolic size {e} comes from no input dimension")
-            v, dim = src
+            v, dim = src[:2]
             one = self.shape_of(v, dim, dim + 1)
-            return Sym(self.record(self.op.Squeeze(one, self.ints([0])), torch.int64, ()))
+            size = Sym(self.record(self.op.Squeeze(one, self.ints([0])), torch.int64, ()))
+            if len(src) == 4:  # the dim is a * e + b
+                a, b = src[2:]
+                size = self.sym_binary("floordiv", self.sym_binary("sub", size, b), a)
+            return size
         args = [self._sym_expr(a) for a in e.args]
         if isinstance(e, sympy.Add):
             return _fold(self, "Add", args)

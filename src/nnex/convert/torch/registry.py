@@ -9,7 +9,7 @@ several outputs (``None`` for an output it does not compute).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -86,7 +86,7 @@ def _lower_call(ctx: Ctx, node: torch.fx.Node, env: dict):
         if node.name not in msg:
             raise ConversionError(f"{_describe(node)}: {msg}") from e
         raise
-    except Exception as e:  # noqa: BLE001  (any failure is reported against the user's op)
+    except Exception as e:
         raise ConversionError(f"{_describe(node)}: lowering failed: {type(e).__name__}: {e}") from e
     return _settle(ctx, node, out, node.meta.get("val"))
 
@@ -112,9 +112,7 @@ def _settle(ctx: Ctx, node, out, meta):
         ctx.record(out, meta.dtype, tuple(meta.shape))
         for i, d in enumerate(meta.shape):
             if isinstance(d, torch.SymInt) and d.node.maybe_as_int() is None:
-                e = d.node.expr
-                if e.is_Symbol and e not in ctx.symbols:
-                    ctx.symbols[e] = (out, i)
+                _record_symbol(ctx, d.node.expr, out, i)
         return out
     if isinstance(meta, (torch.SymInt, torch.SymFloat, torch.SymBool)):
         if isinstance(out, Value):
@@ -129,6 +127,31 @@ def _settle(ctx: Ctx, node, out, meta):
     return out
 
 
+def _record_symbol(ctx: Ctx, expr, v: Value, dim: int) -> None:
+    """Remember where a symbol can be read: dim ``dim`` of ``v`` is ``expr``, linear in one symbol."""
+    free = expr.free_symbols
+    if len(free) != 1:
+        return
+    sym = next(iter(free))
+    if sym in ctx.symbols:
+        return
+    a, b = expr.coeff(sym, 1), expr.subs(sym, 0)
+    if expr.is_Symbol or (a.is_Integer and b.is_Integer and int(a) != 0 and expr == a * sym + b):
+        ctx.symbols[sym] = (v, dim) if expr.is_Symbol else (v, dim, int(a), int(b))
+
+
+def dim_param(expr, dim_names: dict) -> str | None:
+    """The ONNX dim_param of a symbolic size: its name, or its formula over named dims."""
+    if expr in dim_names:
+        return dim_names[expr]
+    free = expr.free_symbols
+    if free and all(s in dim_names for s in free):
+        import sympy
+
+        return str(expr.subs({s: sympy.Symbol(dim_names[s]) for s in free})).replace(" ", "")
+    return None
+
+
 def output_type_dims(ctx: Ctx, meta: torch.Tensor, dim_names: dict) -> list:
     dims = []
     for d in meta.shape:
@@ -137,7 +160,7 @@ def output_type_dims(ctx: Ctx, meta: torch.Tensor, dim_names: dict) -> list:
             if n is not None:
                 dims.append(int(n))
             else:
-                dims.append(dim_names.get(d.node.expr))
+                dims.append(dim_param(d.node.expr, dim_names))
         else:
             dims.append(int(d))
     return dims
@@ -249,8 +272,8 @@ def lower_program(ep, *, opset: int, dim_names: dict, output_names: list[str], g
             v = b.input(node.name, onnx_type(meta.dtype), output_type_dims(ctx, meta, dim_names))
             env[node] = ctx.record(v, meta.dtype, tuple(meta.shape))
             for i, d in enumerate(meta.shape):
-                if isinstance(d, torch.SymInt) and d.node.maybe_as_int() is None and d.node.expr.is_Symbol:
-                    ctx.symbols.setdefault(d.node.expr, (v, i))
+                if isinstance(d, torch.SymInt) and d.node.maybe_as_int() is None:
+                    _record_symbol(ctx, d.node.expr, v, i)
         elif isinstance(meta, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             dt = torch.int64 if isinstance(meta, torch.SymInt) else (
                 torch.float64 if isinstance(meta, torch.SymFloat) else torch.bool)

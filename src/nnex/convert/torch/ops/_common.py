@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import torch
+from onnx import TensorProto
 from torch._prims_common import ELEMENTWISE_TYPE_PROMOTION_KIND, elementwise_dtypes
 
 from ....ir import Value
 from ..context import Ctx, Sym
+from ..dtypes import onnx_type  # noqa: F401  (re-exported for the families)
 
 aten = torch.ops.aten
 prims = torch.ops.prims
+FLOAT, INT32, INT64, BOOL = TensorProto.FLOAT, TensorProto.INT32, TensorProto.INT64, TensorProto.BOOL
 
 
 def promote(ctx: Ctx, *xs) -> torch.dtype:

@@ -8,7 +8,7 @@ import torch
 
 from ..context import Ctx
 from ..registry import lowers
-from ._common import aten, axis
+from ._common import BOOL, FLOAT, aten, axis
 
 
 @lowers(aten.gelu.default)
@@ -145,5 +145,5 @@ def safe_softmax(ctx: Ctx, x, dim, dtype=None):
     op = ctx.op
     sm = op.Softmax(x, axis=ax)
     masked = op.IsInf(x, detect_positive=0)
-    all_masked = op.ReduceMin(op.Cast(masked, to=1), ctx.ints([ax]), keepdims=1)
-    return op.Where(op.Cast(all_masked, to=9), ctx.const(0.0, dt), sm)
+    all_masked = op.ReduceMin(op.Cast(masked, to=FLOAT), ctx.ints([ax]), keepdims=1)
+    return op.Where(op.Cast(all_masked, to=BOOL), ctx.const(0.0, dt), sm)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from ... import ConversionError
 from ..context import Ctx
@@ -23,7 +22,7 @@ def _n(v, k):
 def convolution(ctx: Ctx, x, w, b, stride, padding, dilation, transposed, output_padding, groups, *rest):
     k = ctx.rank(x) - 2
     stride, padding, dilation = _n(stride, k), _n(padding, k), _n(dilation, k)
-    attrs = dict(strides=stride, pads=padding + padding, dilations=dilation, group=int(groups))
+    attrs = {"strides": stride, "pads": padding + padding, "dilations": dilation, "group": int(groups)}
     if transposed:
         op = _n(output_padding, k)
         if any(op):
@@ -66,7 +65,7 @@ def _maxpool(ctx: Ctx, x, kernel, stride, padding, dilation, ceil_mode):
     stride = _n(stride, k) if stride else list(kernel)
     padding, dilation = _n(padding, k), _n(dilation, k)
     pads, ceil = _pool_pads(ctx, x, kernel, stride, padding, dilation, ceil_mode)
-    attrs = dict(kernel_shape=list(kernel), strides=stride, pads=pads, dilations=dilation, ceil_mode=ceil)
+    attrs = {"kernel_shape": list(kernel), "strides": stride, "pads": pads, "dilations": dilation, "ceil_mode": ceil}
     if not ctx.used(1):
         return ctx.op.MaxPool(x, **attrs), None
     y, idx = ctx.op.MaxPool(x, _outputs=2, **attrs)

@@ -8,7 +8,7 @@ import torch
 
 from ..context import Ctx
 from ..registry import lowers
-from ._common import aten, prims, promote
+from ._common import aten, onnx_type, prims, promote
 
 # ---- arithmetic --------------------------------------------------------------------------------
 
@@ -70,13 +70,8 @@ def floor_divide_ints(ctx: Ctx, a, b, dt):
     r = op.Mod(a, b, fmod=1)
     zero = ctx.const(0, dt)
     adjust = op.And(op.Not(op.Equal(r, zero)), op.Xor(op.Less(r, zero), op.Less(b, zero)))
-    return op.Sub(q, op.Cast(adjust, to=ctx_onnx(dt)))
+    return op.Sub(q, op.Cast(adjust, to=onnx_type(dt)))
 
-
-def ctx_onnx(dt):
-    from ..dtypes import onnx_type
-
-    return onnx_type(dt)
 
 
 @lowers(aten.div.Tensor_mode, aten.div.Scalar_mode)
@@ -131,14 +126,35 @@ def pow_(ctx: Ctx, x, y):
     return ctx.op.Pow(b, ctx.const(y, dt))
 
 
-@lowers(aten.maximum.default, aten.fmax.default)
+@lowers(aten.maximum.default)
 def maximum(ctx: Ctx, x, y):
     return _minmax(ctx, "Max", x, y)
 
 
-@lowers(aten.minimum.default, aten.fmin.default)
+@lowers(aten.minimum.default)
 def minimum(ctx: Ctx, x, y):
     return _minmax(ctx, "Min", x, y)
+
+
+def _nan_ignoring(ctx: Ctx, name, x, y):
+    # fmax/fmin take the other operand where one is NaN (Max/Min propagate NaN)
+    out = _minmax(ctx, name, x, y)
+    dt = ctx.out_dtype
+    if not dt.is_floating_point:
+        return out
+    a, b = _operands(ctx, dt, x, y)
+    op = ctx.op
+    return op.Where(op.IsNaN(a), b, op.Where(op.IsNaN(b), a, out))
+
+
+@lowers(aten.fmax.default)
+def fmax(ctx: Ctx, x, y):
+    return _nan_ignoring(ctx, "Max", x, y)
+
+
+@lowers(aten.fmin.default)
+def fmin(ctx: Ctx, x, y):
+    return _nan_ignoring(ctx, "Min", x, y)
 
 
 def _minmax(ctx: Ctx, name, x, y):
@@ -241,10 +257,12 @@ def ge(ctx: Ctx, x, y):
 
 
 def _as_bool(ctx: Ctx, x):
-    if ctx.dtype(x) == torch.bool or (not isinstance(x, (int, float)) and ctx.dtype(x) == torch.bool):
-        return x
+    """Truthiness as a bool tensor (x != 0)."""
     if isinstance(x, (bool, int, float)):
         return ctx.const(bool(x), torch.bool)
+    x = ctx.tensor(x)
+    if ctx.dtype(x) == torch.bool:
+        return x
     return ctx.op.Not(ctx.op.Equal(x, ctx.const(0, ctx.dtype(x))))
 
 

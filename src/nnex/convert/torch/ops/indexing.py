@@ -9,7 +9,7 @@ import torch
 from ... import ConversionError
 from ..context import Ctx, static_int
 from ..registry import lowers
-from ._common import aten, axis, neg_inf, pos_inf
+from ._common import BOOL, INT32, INT64, aten, axis, neg_inf, onnx_type, pos_inf
 
 INT64_MAX = 2**63 - 1
 
@@ -77,7 +77,7 @@ def index(ctx: Ctx, x, indices):
     if len(live) == 1 and ctx.dtype(live[0][1]) not in (torch.bool, torch.uint8):
         d, i = live[0]
         return ctx.op.Gather(x, _wrap(ctx, i, ctx.size(x, d)), axis=d)
-    xt, stacked, dims, rest, bshape, brank, front = _prepare(ctx, x, indices)
+    xt, stacked, _, rest, _, brank, front = _prepare(ctx, x, indices)
     g = ctx.op.GatherND(xt, stacked)  # [*B, *rest]
     if front == 0:
         return g
@@ -304,7 +304,7 @@ def embedding_bag(ctx: Ctx, weight, idx, offsets, scale_grad_by_freq=False, mode
     pos = op.Range(ctx.const(0, i64), op.Squeeze(n, ctx.ints([0])), ctx.const(1, i64))  # [n]
     # bag of each index: how many offsets are <= its position, minus one
     le = op.LessOrEqual(op.Unsqueeze(offsets, ctx.ints([0])), op.Unsqueeze(pos, ctx.ints([1])))  # [n, B]
-    bag = op.Sub(op.ReduceSum(op.Cast(le, to=7), ctx.ints([1]), keepdims=0), ctx.const(1, i64))  # [n]
+    bag = op.Sub(op.ReduceSum(op.Cast(le, to=INT64), ctx.ints([1]), keepdims=0), ctx.const(1, i64))  # [n]
     bags = op.Range(ctx.const(0, i64), op.Squeeze(op.Shape(offsets), ctx.ints([0])), ctx.const(1, i64))  # [B]
     member = op.Equal(op.Unsqueeze(bags, ctx.ints([1])), op.Unsqueeze(bag, ctx.ints([0])))  # [B, n]
     if padding_idx is not None and padding_idx >= 0:
@@ -313,7 +313,7 @@ def embedding_bag(ctx: Ctx, weight, idx, offsets, scale_grad_by_freq=False, mode
     if per_sample_weights is not None:
         rows = op.Mul(rows, op.Unsqueeze(ctx.tensor(per_sample_weights, dt), ctx.ints([1])))
     if mode in (0, 1):
-        m = op.Cast(member, to=ctx_onnx(dt))
+        m = op.Cast(member, to=onnx_type(dt))
         out = op.MatMul(m, rows)
         if mode == 1:
             cnt = op.ReduceSum(m, ctx.ints([1]), keepdims=1)
@@ -322,14 +322,9 @@ def embedding_bag(ctx: Ctx, weight, idx, offsets, scale_grad_by_freq=False, mode
     masked = op.Where(op.Unsqueeze(member, ctx.ints([2])), op.Unsqueeze(rows, ctx.ints([0])),
                       ctx.const(neg_inf(dt), dt))
     out = op.ReduceMax(masked, ctx.ints([1]), keepdims=0)
-    empty = op.Not(op.Cast(op.ReduceMax(op.Cast(member, to=6), ctx.ints([1]), keepdims=1), to=9))
+    empty = op.Not(op.Cast(op.ReduceMax(op.Cast(member, to=INT32), ctx.ints([1]), keepdims=1), to=BOOL))
     return op.Where(empty, ctx.const(0.0, dt), out), None, None, None
 
-
-def ctx_onnx(dt):
-    from ..dtypes import onnx_type
-
-    return onnx_type(dt)
 
 
 @lowers(aten.one_hot.default)
@@ -338,4 +333,4 @@ def one_hot(ctx: Ctx, x, num_classes=-1):
         raise ConversionError("one_hot needs num_classes (its output size cannot depend on the data)")
     eq = ctx.op.Equal(ctx.op.Unsqueeze(ctx.cast(x, torch.int64), ctx.ints([-1])),
                       ctx.const(np.arange(num_classes), torch.int64))
-    return ctx.op.Cast(eq, to=7)
+    return ctx.op.Cast(eq, to=INT64)

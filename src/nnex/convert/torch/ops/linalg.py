@@ -106,3 +106,34 @@ def cdist(ctx: Ctx, a, b, p, compute_mode=None):
         return op.ReduceMax(op.Abs(diff), ax, keepdims=0)
     s = op.ReduceSum(op.Pow(op.Abs(diff), ctx.const(float(p), dt)), ax, keepdims=0)
     return op.Pow(s, ctx.const(1.0 / p, dt))
+
+
+@lowers(aten._pdist_forward.default)
+def pdist(ctx: Ctx, x, p=2.0):
+    # every pair i < j of rows, in row-major order: the upper triangle of cdist(x, x)
+    import numpy as np
+
+    from ... import ConversionError
+    from ..context import static_int
+
+    n = static_int(ctx.shape(x)[0])
+    if n is None:
+        raise ConversionError("pdist over a symbolic number of rows is not supported")
+    full = ctx.op.Reshape(cdist(ctx, x, x, p), ctx.ints([-1]))
+    i, j = np.triu_indices(n, 1)
+    return ctx.op.Gather(full, ctx.const((i * n + j).astype(np.int64), torch.int64), axis=0)
+
+
+@lowers(aten._trilinear.default)
+def trilinear(ctx: Ctx, i1, i2, i3, expand1, expand2, expand3, sumdim, unroll_dim=1):
+    # (nn.Bilinear) each input lacks its ``expand`` dims; the product is summed over ``sumdim``
+    r = ctx.rank(i1) + len(expand1)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:r]
+
+    def sub(expand):
+        return "".join(letters[d] for d in range(r) if d not in expand)
+
+    out = "".join(letters[d] for d in range(r) if d not in sumdim)
+    dt = ctx.out_dtype
+    eq = f"{sub(expand1)},{sub(expand2)},{sub(expand3)}->{out}"
+    return ctx.op.Einsum(ctx.tensor(i1, dt), ctx.tensor(i2, dt), ctx.tensor(i3, dt), equation=eq)

@@ -7,7 +7,7 @@ import torch
 from ... import ConversionError
 from ..context import Ctx
 from ..registry import lowers
-from ._common import aten, axes, axis, prims
+from ._common import BOOL, INT32, INT64, aten, axes, axis, onnx_type, prims
 
 
 def _dims(ctx: Ctx, x, dim):
@@ -88,7 +88,7 @@ def _arg(ctx: Ctx, name, x, dim, keepdim):
         x = ctx.cast(x, torch.int32)
     r = ctx.rank(x)
     if r == 0:
-        return ctx.const(0, torch.int64) if not keepdim else ctx.const(0, torch.int64)
+        return ctx.const(0, torch.int64)
     if dim is None:
         flat = ctx.op.Reshape(x, ctx.ints([-1]))
         out = getattr(ctx.op, name)(flat, axis=0, keepdims=0)
@@ -125,8 +125,8 @@ def _bool_reduce(ctx: Ctx, name, x, dim, keepdim):
     shape = ctx.shape(x)
     if ctx.dtype(x) != torch.bool:
         x = ctx.op.Not(ctx.op.Equal(x, ctx.const(0, ctx.dtype(x))))
-    as_int = ctx.record(ctx.op.Cast(x, to=6), torch.int32, shape)
-    return ctx.op.Cast(reduce(ctx, name, as_int, dims, keepdim), to=9)
+    as_int = ctx.record(ctx.op.Cast(x, to=INT32), torch.int32, shape)
+    return ctx.op.Cast(reduce(ctx, name, as_int, dims, keepdim), to=BOOL)
 
 
 @lowers(aten.any.default, aten.any.dim, aten.any.dims)
@@ -222,17 +222,12 @@ def vector_norm(ctx: Ctx, x, ord=2, dim=None, keepdim=False, dtype=None):
     if ord == float("-inf"):
         return reduce(ctx, "ReduceMin", a, dims, keepdim)
     if ord == 0:
-        nz = ctx.record(op.Cast(op.Not(op.Equal(x, ctx.const(0.0, dt))), to=ctx_onnx(dt)), dt, ctx.shape(x))
+        nz = ctx.record(op.Cast(op.Not(op.Equal(x, ctx.const(0.0, dt))), to=onnx_type(dt)), dt, ctx.shape(x))
         return reduce(ctx, "ReduceSum", nz, dims, keepdim)
     p = ctx.const(float(ord), dt)
     s = reduce(ctx, "ReduceSum", ctx.record(op.Pow(a, p), dt, ctx.shape(x)), dims, keepdim)
     return op.Pow(s, ctx.const(1.0 / float(ord), dt))
 
-
-def ctx_onnx(dt):
-    from ..dtypes import onnx_type
-
-    return onnx_type(dt)
 
 
 @lowers(aten.cumsum.default)
@@ -278,7 +273,7 @@ def cumprod(ctx: Ctx, x, dim, dtype=None):
 
 @lowers(aten.count_nonzero.dim_IntList, aten.count_nonzero.default)
 def count_nonzero(ctx: Ctx, x, dim=None):
-    nz = ctx.op.Cast(ctx.op.Not(ctx.op.Equal(x, ctx.const(0, ctx.dtype(x)))), to=7)
+    nz = ctx.op.Cast(ctx.op.Not(ctx.op.Equal(x, ctx.const(0, ctx.dtype(x)))), to=INT64)
     ctx.record(nz, torch.int64, ctx.shape(x))
     dims = None if dim is None else _dims(ctx, x, dim if isinstance(dim, (list, tuple)) else [dim])
     return reduce(ctx, "ReduceSum", nz, dims, False)

@@ -14,7 +14,7 @@ def _resize(ctx: Ctx, x, output_size, scale_factors, mode: str, coord: str, **ex
     r = ctx.rank(x)
     k = r - 2
     op = ctx.op
-    attrs = dict(mode=mode, coordinate_transformation_mode=coord, **extra)
+    attrs = {"mode": mode, "coordinate_transformation_mode": coord, **extra}
     if output_size is not None and len(output_size):
         sizes = op.Concat(ctx.shape_of(x, 0, 2), ctx.size_vec(list(output_size)), axis=0)
         return op.Resize(x, None, None, sizes, **attrs)

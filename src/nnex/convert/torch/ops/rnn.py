@@ -56,7 +56,7 @@ def _run(ctx: Ctx, kind, x, hx, params, has_biases, num_layers, bidirectional, b
         for j, h in enumerate(hx[:2] if hx else []):
             if h is not None:
                 init[j] = op.Slice(h, ctx.ints([layer * dirs]), ctx.ints([(layer + 1) * dirs]), ctx.ints([0]))
-        attrs = dict(hidden_size=int(hidden), direction="bidirectional" if bidirectional else "forward")
+        attrs = {"hidden_size": int(hidden), "direction": "bidirectional" if bidirectional else "forward"}
         if kind == "LSTM":
             y, yh, yc = op.LSTM(x, W, R, B, None, init[0], init[1], _outputs=3, **attrs)
             cs.append(yc)

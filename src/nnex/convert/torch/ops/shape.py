@@ -296,11 +296,30 @@ def pad(ctx: Ctx, x, pads, mode: str, value=None):
     afters = [pads[2 * i + 1] for i in range(n)]
     if all(static_int(p) == 0 for p in pads):
         return ctx.op.Identity(x)
+    if mode == "wrap" and ctx.opset < 19:
+        return _wrap_pad(ctx, x, ax, befores, afters)
     pv = ctx.size_vec(befores + afters)
     cv = None
     if mode == "constant":
         cv = ctx.const(0 if value is None else value, ctx.dtype(x))
     return ctx.op.Pad(x, pv, cv, ctx.ints(ax), mode=mode)
+
+
+def _wrap_pad(ctx: Ctx, x, ax, befores, afters):
+    """Circular padding before Pad's "wrap" mode (opset 19): the tail and head sliced and concatenated."""
+    op = ctx.op
+    for d, lo, hi in zip(ax, befores, afters):
+        lo, hi = static_int(lo), static_int(hi)
+        if lo is None or hi is None or lo < 0 or hi < 0:
+            raise ConversionError("circular padding by symbolic or negative amounts needs opset 19 or newer")
+        parts = []
+        if lo:
+            parts.append(op.Slice(x, ctx.ints([-lo]), ctx.ints([INT64_MAX]), ctx.ints([d])))
+        parts.append(x)
+        if hi:
+            parts.append(op.Slice(x, ctx.ints([0]), ctx.ints([hi]), ctx.ints([d])))
+        x = op.Concat(*parts, axis=d) if len(parts) > 1 else x
+    return x
 
 
 @lowers(aten.constant_pad_nd.default)
@@ -448,3 +467,20 @@ def movedim(ctx: Ctx, x, src, dst):
 @lowers(aten.swapaxes.default, aten.swapdims.default)
 def swapaxes(ctx: Ctx, x, a, b):
     return transpose(ctx, x, a, b)
+
+
+@lowers(aten.as_strided.default, aten.as_strided_copy.default)
+def as_strided(ctx: Ctx, x, size, stride, storage_offset=None):
+    # a view into x's (contiguous) storage: gather the flat elements it addresses
+    sizes = [static_int(s) for s in size]
+    strides = [static_int(s) for s in stride]
+    off = static_int(storage_offset) if storage_offset is not None else 0
+    if None in sizes or None in strides or off is None:
+        raise ConversionError("as_strided with symbolic sizes or strides is not supported")
+    idx = np.full(sizes, off, dtype=np.int64)
+    for d, (n, st) in enumerate(zip(sizes, strides)):
+        shape = [1] * len(sizes)
+        shape[d] = n
+        idx = idx + (np.arange(n, dtype=np.int64) * st).reshape(shape)
+    flat = ctx.op.Reshape(x, ctx.ints([-1]))
+    return ctx.op.Gather(flat, ctx.const(idx, torch.int64), axis=0)

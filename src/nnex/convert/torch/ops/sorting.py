@@ -7,7 +7,7 @@ import torch
 from ... import ConversionError
 from ..context import Ctx
 from ..registry import lowers
-from ._common import aten, axis
+from ._common import INT64, aten, axis
 
 
 def _topk(ctx: Ctx, x, k, dim, largest, sorted_=True):
@@ -48,7 +48,7 @@ def _count_boundaries(ctx: Ctx, x, boundaries, right, out_int32):
     xv = ctx.op.Unsqueeze(ctx.cast(x, dt), ctx.ints([-1]))
     cmp = ctx.op.LessOrEqual if right else ctx.op.Less
     hit = cmp(ctx.cast(boundaries, dt), xv)
-    out = ctx.op.ReduceSum(ctx.op.Cast(hit, to=7), ctx.ints([-1]), keepdims=0)
+    out = ctx.op.ReduceSum(ctx.op.Cast(hit, to=INT64), ctx.ints([-1]), keepdims=0)
     return ctx.cast(ctx.record(out, torch.int64), torch.int32 if out_int32 else torch.int64)
 
 

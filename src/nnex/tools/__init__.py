@@ -1,0 +1,1 @@
+"""Tools over models: optimize, bench (and later quantize, float16, compare)."""
