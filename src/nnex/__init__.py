@@ -25,6 +25,7 @@ from .runtime import (
 )
 from . import convert  # a callable module: nnex.convert(obj, ...) and nnex.convert.sklearn
 from .convert import ConversionError
+from .export import to_jax, to_torch
 
 
 def get_available_providers() -> list[str]:
@@ -36,5 +37,5 @@ def get_available_providers() -> list[str]:
 __all__ = [
     "ConversionError", "ExternalDataError", "convert", "GraphOptimizationLevel", "InferenceSession", "InvalidInputError",
     "InvalidModelError", "Model", "NnexError", "NodeRunError", "SessionOptions", "UnsupportedOpError", "backend",
-    "get_available_providers", "load", "save",
+    "get_available_providers", "load", "save", "to_jax", "to_torch",
 ]

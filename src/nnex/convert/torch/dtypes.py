@@ -59,7 +59,7 @@ def is_int(dtype: torch.dtype) -> bool:
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
-    """A NumPy copy of ``t``; dtypes NumPy lacks come back as their ml_dtypes equivalents."""
+    """``t`` as a NumPy array; dtypes NumPy lacks come back as their ml_dtypes equivalents."""
     t = t.detach().cpu()
     if t.dtype in (torch.bfloat16, torch.float8_e4m3fn, torch.float8_e4m3fnuz, torch.float8_e5m2,
                    torch.float8_e5m2fnuz):
@@ -69,7 +69,7 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     if t.dtype in (torch.uint16, torch.uint32, torch.uint64):
         signed = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}[t.dtype]
         return t.contiguous().view(signed).numpy().view(np_dtype(t.dtype))
-    return t.contiguous().numpy().copy()
+    return t.contiguous().numpy()  # shares memory: the proto built from it copies once
 
 
 def from_numpy(a: np.ndarray) -> torch.Tensor:
