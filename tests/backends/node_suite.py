@@ -5,6 +5,7 @@ them (``Runner.assert_similar_outputs``: shape, dtype equality, the case's rtol/
 
     python -m tests.backends.node_suite torch          # every case, then a summary of failures
     python -m tests.backends.node_suite jax Conv       # only cases whose name contains "Conv"
+    python -m tests.backends.node_suite jax "" 2       # every case, each run twice
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ def excluded_reason(name: str, exclusions: dict) -> str | None:
     return None
 
 
-def run_case(case, provider: str) -> None:
-    """Raises AssertionError (or the runtime's error) when ``case`` fails on ``provider``."""
+def run_case(case, provider: str, runs: int = 1) -> None:
+    """Raises AssertionError (or the runtime's error) when ``case`` fails on ``provider``.
+
+    ``runs`` > 1 runs the session again on the same inputs (JAX compiles a node at its
+    second call: the compiled kernels are then the ones compared)."""
     from onnx.backend.test.runner import Runner, _normalize_tensor
 
     import nnex
@@ -52,14 +56,16 @@ def run_case(case, provider: str) -> None:
             inputs = [_normalize_tensor(x) for x in inputs]
             expected = [_normalize_tensor(x) for x in expected]
             feed = dict(zip(names if len(inputs) <= len(names) else every, inputs))
-            outputs = sess.run(None, feed)
-            Runner.assert_similar_outputs(expected, outputs, rtol=case.rtol, atol=case.atol,
-                                          model_dir=case.name)
+            for _ in range(runs):
+                outputs = sess.run(None, feed)
+                Runner.assert_similar_outputs(expected, outputs, rtol=case.rtol, atol=case.atol,
+                                              model_dir=case.name)
 
 
 def _main(argv: list[str]) -> int:
     provider = argv[0]
     needle = argv[1] if len(argv) > 1 else ""
+    runs = int(argv[2]) if len(argv) > 2 else 1
     from . import exclusions_jax, exclusions_torch
 
     exclusions = {"torch": exclusions_torch.EXCLUDED, "jax": exclusions_jax.EXCLUDED}.get(
@@ -76,7 +82,7 @@ def _main(argv: list[str]) -> int:
             continue
         t = time.perf_counter()
         try:
-            run_case(case, provider)
+            run_case(case, provider, runs)
             passed += 1
         except Exception as e:  # noqa: BLE001
             cause = e.__cause__ or e

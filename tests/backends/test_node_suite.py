@@ -52,4 +52,5 @@ def test_node_case(provider, name):
     reason = excluded_reason(name, _EXCLUSIONS[provider])
     if reason:
         pytest.skip(reason)
-    run_case(node_cases()[name], provider)
+    # JAX compiles a node at its second call: run twice so that compiled kernels are checked too
+    run_case(node_cases()[name], provider, runs=2 if provider == "jax" else 1)

@@ -5,9 +5,10 @@ for every new shape) on its own. Compiled whole, a node is one dispatch and one
 compilation. Host inputs (shapes, axes) and attributes are compile-time constants, so
 the key of a compiled kernel is their value.
 
-Some kernels cannot be traced: they look at values (a loop count, a data-dependent
-shape), return host values or ``NotImplemented``. Their first traced call raises; the key
-is then remembered as eager and the kernel runs as written from then on.
+A key is compiled at its second call: the first runs eagerly. Some kernels cannot be
+traced: they look at values (a loop count, a data-dependent shape), return host values or
+``NotImplemented``. Their first traced call raises; the key is then remembered as eager
+and the kernel runs as written from then on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 _HOST = (np.ndarray, np.generic)
 _SCALARS = (int, float, str, bytes, bool, type(None))
 _EAGER = False  # cache marker: this key runs eagerly
+_SEEN = True  # cache marker: called once (eagerly); the next call compiles
 
 
 def _frozen(v):
@@ -57,9 +59,15 @@ def jit_kernel(jax, fn, host_positions: frozenset):
                 parts.append(x is None)
         key = tuple(parts)
         entry = cache.get(key)
+        if entry is None:
+            # the first call runs eagerly: a session run once (a test, a one-off conversion)
+            # pays JAX's per-primitive compilations, shared by every session, and not a
+            # compilation of its own per node
+            cache[key] = _SEEN
+            return fn(xp, *inputs, **attrs)
         if entry is _EAGER:
             return fn(xp, *inputs, **attrs)
-        if entry is None:
+        if entry is _SEEN:
             entry = cache[key] = _compile(jax, fn, xp, inputs, attrs, host_positions)
         compiled, dynamic = entry
         try:

@@ -124,6 +124,9 @@ class GraphBuilder:
                  name: str = ""):
         if domain and domain not in self.opsets:
             self.opsets[domain] = 1
+        inputs = list(inputs)
+        while inputs and inputs[-1] is None:
+            inputs.pop()  # a trailing missing input is simply absent (some runtimes mishandle "")
         outs = [Value(self._fresh(op_type.lower())) for _ in range(n_outputs)]
         node = Node(op_type, [self._as_value(x) for x in inputs], outs, domain=domain,
                     name=name or self._fresh(op_type),

@@ -264,3 +264,18 @@ class Mixed(nn.Module):
 def test_opsets(opset):
     proto = check(Mixed(), (randn(2, 3, 5, 6), torch.rand(2, 4, 3, 2, generator=g) * 2 - 1), opset=opset)
     assert proto.opset_import[0].version == opset
+
+
+def test_input_named_like_a_weight():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.full((3,), 2.0))
+
+        def forward(self, weight, relu_0):
+            return weight * self.weight + relu_0.relu()
+
+    proto = check(M(), (randn(3), randn(3)))
+    assert [i.name for i in proto.graph.input] == ["weight", "relu_0"]
+    names = [i.name for i in proto.graph.initializer] + [o for n in proto.graph.node for o in n.output]
+    assert len(names) == len(set(names)) and "weight" not in names and "relu_0" not in names

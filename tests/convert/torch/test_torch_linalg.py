@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from torch_check import Fn, check, op_types  # noqa: E402
+from torch_check import Fn, check, op_types
 
 g = torch.Generator().manual_seed(8)
 A, B = torch.randn(2, 3, 4, generator=g), torch.randn(2, 4, 5, generator=g)

@@ -61,8 +61,10 @@ def test_t5_encoder():
     check(m, (), {"input_ids": ids(2, 7), "attention_mask": mask(2, 7, [7, 3])})
 
 
-def test_llama():
+@pytest.mark.parametrize("decompose", [None, True], ids=["as_exported", "core_aten"])
+def test_llama(decompose):
     cfg = transformers.LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
     m = _model(transformers.LlamaModel, cfg)
-    check(m, (), {"input_ids": ids(2, 6), "attention_mask": mask(2, 6, [6, 6]), "use_cache": False})
+    check(m, (), {"input_ids": ids(2, 6), "attention_mask": mask(2, 6, [6, 4]), "use_cache": False},
+          decompose=decompose)

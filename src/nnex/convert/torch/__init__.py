@@ -17,7 +17,8 @@ import onnx
 import torch
 
 from .. import ConversionError
-from .capture import capture, decomposition_table, dim_names, eval_mode, output_names
+from . import capture as _capture
+from .capture import decomposition_table, dim_names, output_names
 from .registry import lowered_ops
 from .translate import lower_program
 from .verify import Verification
@@ -51,7 +52,7 @@ def convert(module, args=(), kwargs=None, dynamic_shapes=None, opset=None, verif
         args = (args,)
     args = tuple(args)
     kwargs = dict(kwargs or {})
-    ep = capture(module, args, kwargs, dynamic_shapes, decompose)
+    ep = _capture.capture(module, args, kwargs, dynamic_shapes, decompose)
     names = dim_names(ep, module, args, kwargs, dynamic_shapes)
     model = lower_program(ep, opset=opset, dim_names=names, output_names=output_names(ep),
                           graph_name=_graph_name(module))
@@ -77,5 +78,4 @@ def _graph_name(module) -> str:
     return type(module).__name__
 
 
-__all__ = ["ConversionError", "Verification", "capture", "convert", "decomposition_table", "eval_mode",
-           "lowered_ops", "verify_model"]
+__all__ = ["ConversionError", "Verification", "convert", "decomposition_table", "lowered_ops", "verify_model"]

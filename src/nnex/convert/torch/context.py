@@ -303,6 +303,18 @@ class Ctx:
             return _fold(self, "Max", args)
         if isinstance(e, (sympy.Min, F.Min)):
             return _fold(self, "Min", args)
+        kind = type(e).__name__
+        if kind in ("IntTrueDiv", "FloatTrueDiv"):
+            return self.sym_binary("truediv", *args)
+        if kind == "ToFloat":
+            return Sym(self.cast(args[0], torch.float64), torch.float64) if isinstance(args[0], Sym) else float(args[0])
+        if kind in ("FloorToInt", "CeilToInt", "TruncToInt") and isinstance(args[0], Sym):
+            v = self.cast(args[0], torch.float64)
+            if kind == "TruncToInt":
+                v = self.op.Where(self.op.Less(v, self.const(0.0, torch.float64)), self.op.Ceil(v), self.op.Floor(v))
+            else:
+                v = self.op.Floor(v) if kind == "FloorToInt" else self.op.Ceil(v)
+            return Sym(self.cast(self.record(v, torch.float64, ()), torch.int64), torch.int64)
         if isinstance(e, sympy.Pow) and e.args[1].is_Integer and int(e.args[1]) >= 0:
             out = 1
             for _ in range(int(e.args[1])):

@@ -43,6 +43,7 @@ def op_name(target) -> str:
     if isinstance(target, torch._ops.HigherOrderOperator):
         return f"higher_order.{target.__name__}"
     mod = getattr(target, "__module__", None) or ""
+    mod = {"_operator": "operator"}.get(mod, mod)
     return f"{mod}.{getattr(target, '__name__', repr(target))}".lstrip(".")
 
 

@@ -65,7 +65,8 @@ def _map_arg(env: dict, a):
     if isinstance(a, torch.fx.Node):
         return env[a]
     if isinstance(a, (list, tuple)):
-        return type(a)(_map_arg(env, x) for x in a) if not hasattr(a, "_fields") else a
+        items = [_map_arg(env, x) for x in a]
+        return type(a)(*items) if hasattr(a, "_fields") else type(a)(items)
     if isinstance(a, dict):
         return {k: _map_arg(env, v) for k, v in a.items()}
     return a
@@ -305,7 +306,52 @@ def lower_program(ep, *, opset: int, dim_names: dict, output_names: list[str], g
     for name, v in list(b.graph.initializers.items()):
         if not v.uses and not any(v is o for o in b.graph.outputs):
             del b.graph.initializers[name]
+    _unique_names(b.graph)
     return b.build(infer_types=False)
+
+
+def _unique_names(graph: Graph) -> None:
+    """Make every value name unique across the graph and its subgraphs: a weight or a generated
+    name may equal an input's name (``forward(self, weight)``); inputs keep theirs, then outputs."""
+    taken: set[str] = set()
+
+    def claim(v: Value, suffix: str = "") -> None:
+        name = v.name
+        if name in taken:
+            base, k = name + suffix, 1
+            name = base
+            while name in taken:
+                name, k = f"{base}_{k}", k + 1
+            v.name = name
+        taken.add(name)
+
+    for v in graph.inputs:
+        claim(v)
+    for v in graph.outputs:
+        claim(v, "_out")
+    outputs = {id(v) for v in graph.outputs}
+    inits = list(graph.initializers.values())
+    graph.initializers.clear()
+    for v in inits:
+        if id(v) not in outputs:
+            claim(v, "_param")
+        graph.initializers[v.name] = v
+
+    def walk(g: Graph):
+        for n in g:
+            for v in n.outputs:
+                if id(v) not in outputs:
+                    claim(v)
+            for sub in n.subgraphs():
+                for v in list(sub.inputs) + list(sub.initializers.values()):
+                    claim(v)
+                if sub.initializers:
+                    vals = list(sub.initializers.values())
+                    sub.initializers.clear()
+                    sub.initializers.update({v.name: v for v in vals})
+                walk(sub)
+
+    walk(graph)
 
 
 __all__ = ["finish_subgraph", "inline", "lower_program", "output_metas", "source_line", "sub_context"]

@@ -81,8 +81,9 @@ def div_mode(ctx: Ctx, x, y, rounding_mode=None):
     if rounding_mode is None:
         return ctx.op.Div(a, b)
     if dt.is_floating_point:
-        q = ctx.op.Div(a, b)
-        return ctx.op.Floor(q) if rounding_mode == "floor" else trunc_value(ctx, ctx.record(q, dt))
+        if rounding_mode == "floor":
+            return floor_divide_floats(ctx, a, b, dt)
+        return trunc_value(ctx, ctx.record(ctx.op.Div(a, b), dt))
     if rounding_mode == "trunc":
         return ctx.op.Div(a, b)
     return floor_divide_ints(ctx, a, b, dt)
@@ -99,8 +100,31 @@ def remainder(ctx: Ctx, x, y):
     a, b = _operands(ctx, dt, x, y)
     if not dt.is_floating_point:
         return ctx.op.Mod(a, b, fmod=0)
+    return _float_remainder(ctx, a, b, dt)[0]
+
+
+def _float_remainder(ctx: Ctx, a, b, dt):
+    """torch's float remainder: fmod, moved into the divisor's sign; also says where it moved."""
     op = ctx.op
-    return op.Sub(a, op.Mul(op.Floor(op.Div(a, b)), b))
+    zero = ctx.const(0.0, dt)
+    r = op.Mod(a, b, fmod=1)
+    moved = op.And(op.Not(op.Equal(r, zero)), op.Xor(op.Less(b, zero), op.Less(r, zero)))
+    return op.Where(moved, op.Add(r, b), r), r, moved
+
+
+def floor_divide_floats(ctx: Ctx, a, b, dt):
+    """torch's float floor division: (a - fmod(a, b)) / b, corrected, instead of floor(a / b),
+    which rounds differently where a / b lands next to an integer."""
+    op = ctx.op
+    _, r, moved = _float_remainder(ctx, a, b, dt)
+    div = op.Div(op.Sub(a, r), b)
+    div = op.Where(moved, op.Sub(div, ctx.const(1.0, dt)), div)
+    fl = op.Floor(div)
+    fl = op.Where(op.Greater(op.Sub(div, fl), ctx.const(0.5, dt)), op.Add(fl, ctx.const(1.0, dt)), fl)
+    # a zero quotient keeps the sign of a / b; a zero divisor gives a / b (inf or nan)
+    q = op.Div(a, b)
+    fl = op.Where(op.Equal(div, ctx.const(0.0, dt)), op.Mul(q, ctx.const(0.0, dt)), fl)
+    return op.Where(op.Equal(b, ctx.const(0.0, dt)), q, fl)
 
 
 @lowers(aten.fmod.Tensor, aten.fmod.Scalar)
