@@ -60,7 +60,9 @@ def _build_module(torch, model, trainable: bool):
                 else:
                     owner.register_buffer(path[-1], tensor)
                 self._param_slots.append((name, dotted))
+            self._plan(torch.device("cpu"))  # planned now, outside any torch.compile trace
 
+        @torch.compiler.disable
         def _plan(self, device):
             key = str(device)
             plan = self._plans.get(key)
