@@ -579,3 +579,26 @@ def test_bench_reports_nnex_against_onnxruntime(capsys, cnn, tmp_path):
     assert result["engines"]["onnxruntime"]["status"] == "ok"
     assert ours["status"] == "ok" and ours["runs"] == 3
     assert ours["vs_onnxruntime"]["pass"] and ours["vs_onnxruntime"]["max_abs_diff"] < 1e-5
+
+
+def test_convert_a_pickled_sklearn_model_matches_predict_proba(capsys, tmp_path):
+    pytest.importorskip("sklearn")
+    import pickle
+
+    import onnxruntime as ort
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    clf = LogisticRegression().fit(X, y)
+    pkl, npy, out_path = tmp_path / "m.pkl", tmp_path / "x.npy", tmp_path / "m.onnx"
+    pkl.write_bytes(pickle.dumps(clf))
+    np.save(npy, X[:5])
+    with pytest.warns(UserWarning):
+        code, out, err = call(capsys, "convert", pkl, "--sample", npy, "-o", out_path)
+    assert code == 0, err
+    sess = ort.InferenceSession(str(out_path), providers=["CPUExecutionProvider"])
+    label, proba = sess.run(None, {sess.get_inputs()[0].name: X})
+    np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=1e-4, atol=1e-5)

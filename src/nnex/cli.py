@@ -719,6 +719,23 @@ def cmd_optimize(args, out) -> int:
     return 0
 
 
+def cmd_convert(args, out) -> int:
+    from .tools.convert_file import convert_file
+
+    if not os.path.exists(args.model):
+        raise UserError(f"model file not found: {args.model}")
+    options = {}
+    if args.float64:
+        options["dtype"] = np.float64
+    if args.zipmap:
+        options["zipmap"] = True
+    proto = convert_file(args.model, args.output, args.sample, **options)
+    ins = ", ".join(i.name for i in proto.graph.input)
+    outs = ", ".join(o.name for o in proto.graph.output)
+    print(f"wrote {args.output}: {len(proto.graph.node)} nodes; inputs: {ins}; outputs: {outs}", file=out)
+    return 0
+
+
 def cmd_bench(args, out) -> int:
     from .tools.bench import bench_model, print_result
 
@@ -806,6 +823,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimization level (default extended)")
     p.add_argument("--external-data", action="store_true", help="write the weights to <output>.data")
     p.set_defaults(func=cmd_optimize)
+
+    p = sub.add_parser("convert", parents=[common], help="convert a saved classic-ML model to ONNX",
+                       description="Convert a saved scikit-learn / LightGBM / XGBoost / CatBoost / LibSVM model "
+                                   "(pickle or joblib -- unpickling runs code from the file, so load only files you "
+                                   "trust --, or the framework's own model file) to ONNX.")
+    p.add_argument("model", help="the saved model (.pkl, .joblib, LightGBM .txt, XGBoost .json/.ubj, CatBoost "
+                                 ".cbm, LibSVM model file)")
+    p.add_argument("-o", "--output", required=True, help="where to write the .onnx file")
+    p.add_argument("--sample", help="a sample of the inputs (.npy, or .csv with a header for a DataFrame)")
+    p.add_argument("--float64", action="store_true", help="build a double-precision model")
+    p.add_argument("--zipmap", action="store_true", help="classifier probabilities as a list of dicts")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("bench", parents=[common], help="time a model on nnex and onnxruntime",
                        description="Latency (median, p90), build time and correctness of nnex's backends against "

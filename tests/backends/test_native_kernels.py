@@ -174,3 +174,48 @@ def test_scatter_nd(provider, reduction, no_numpy_kernels):
     updates = rng.standard_normal((2, 3, 3)).astype(np.float32)
     _compare(provider, *_session_model("ScatterND", [data, idx.astype(np.int64), updates], opset=18,
                                        reduction=reduction))
+
+
+@pytest.fixture
+def no_numpy_recurrence(monkeypatch):
+    import nnex.ops.rnn
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the standard recurrent kernel ran: the native kernel did not cover this case")
+
+    monkeypatch.setattr(nnex.ops.rnn, "_run_directions", refuse)
+
+
+@pytest.mark.parametrize("op_type", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("layout", [0, 1])
+def test_torch_recurrent(op_type, direction, layout, no_numpy_recurrence):
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(600)
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[op_type]
+    dirs = 2 if direction == "bidirectional" else 1
+    T, N, I, H = 5, 3, 4, 6
+    x = rng.standard_normal((N, T, I) if layout else (T, N, I)).astype(np.float32)
+    w = rng.standard_normal((dirs, gates * H, I)).astype(np.float32) * 0.5
+    r = rng.standard_normal((dirs, gates * H, H)).astype(np.float32) * 0.5
+    b = rng.standard_normal((dirs, 2 * gates * H)).astype(np.float32) * 0.5
+    state_shape = (N, dirs, H) if layout else (dirs, N, H)
+    inputs = [x, w, r, b, np.full(N, T, np.int32), rng.standard_normal(state_shape).astype(np.float32)]
+    if op_type == "LSTM":
+        inputs.append(rng.standard_normal(state_shape).astype(np.float32))
+    attrs = dict(hidden_size=H, direction=direction, layout=layout)
+    if op_type == "GRU":
+        attrs["linear_before_reset"] = 1  # the PyTorch form, the one torch's kernel computes
+    n_out = 3 if op_type == "LSTM" else 2
+    model, feeds = _session_model(op_type, inputs, n_out=n_out, opset=14, **attrs)
+    got = nnex.InferenceSession(model, providers=["torch"]).run(None, feeds)
+    # onnxruntime has no batch-major layout: its oracle runs the time-major equivalent
+    tm = [np.swapaxes(a, 0, 1) if layout and k in (0, 5, 6) else a for k, a in enumerate(inputs)]
+    attrs["layout"] = 0
+    ref_model, ref_feeds = _session_model(op_type, tm, n_out=n_out, opset=14, **attrs)
+    expected = ort.InferenceSession(ref_model, providers=["CPUExecutionProvider"]).run(None, ref_feeds)
+    if layout:
+        expected = [np.transpose(expected[0], (2, 0, 1, 3))] + [np.swapaxes(e, 0, 1) for e in expected[1:]]
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape, (g.shape, e.shape)
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)

@@ -1,9 +1,10 @@
 """The official ONNX node tests on the torch and jax backends (see node_suite.py).
 
 torch runs every case. JAX compiles each primitive for each new shape (about 50 ms a
-compile on a CPU), so by default it runs one case per distinct operator set plus every
-case of the ops it has native kernels for (~370 cases); ``NNEX_FULL_BACKEND_SUITE=1`` runs
-all of them (about 4 minutes on 2 cores).
+compile on a CPU), so by default it runs the first case of each distinct operator set
+(~200 cases; test_native_kernels.py covers the geometries of its native kernels);
+``NNEX_FULL_BACKEND_SUITE=1`` runs all of them, twice each (10 to 15 minutes on 2 cores). On a machine with a GPU, torch:cuda and cupy run
+every case too (with torch's exclusions).
 """
 
 from __future__ import annotations
@@ -17,40 +18,60 @@ from .node_suite import excluded_reason, node_cases, run_case
 
 _FULL = os.environ.get("NNEX_FULL_BACKEND_SUITE", "") not in ("", "0")
 
-# ops with a native JAX kernel (jax_kernels.py / common_kernels.py): every case of theirs runs
-_JAX_NATIVE_OPS = {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "Div", "Dropout"}
-
-
 def _op_types(case) -> tuple:
     return tuple(sorted({n.op_type for n in case.model.graph.node}))
 
 
-def _jax_sample(cases: dict) -> set:
-    seen, chosen = set(), set()
+def _jax_sample(cases: dict) -> dict:
+    """name -> runs: the first case of every distinct operator set (expanded function bodies
+    left out: their ops have cases of their own); every fourth of them runs twice, so that
+    compiled kernels (JAX compiles a node at its second call) are checked as well."""
+    seen, chosen = set(), {}
     for name, case in cases.items():
         ops = _op_types(case)
-        if ops not in seen or (set(ops) & _JAX_NATIVE_OPS and "_expanded" not in name):
-            seen.add(ops)
-            chosen.add(name)
+        if "_expanded" in name or ops in seen:
+            continue
+        seen.add(ops)
+        chosen[name] = 2 if len(chosen) % 4 == 0 else 1
     return chosen
+def _gpu_providers() -> list[str]:
+    """GPU providers this machine can run (collected only there: no GPU, no GPU cases)."""
+    found = []
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            found.append("torch:cuda")
+    except ImportError:
+        pass
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() > 0:
+            found.append("cupy")
+    except Exception:  # noqa: BLE001  (not installed, no driver)
+        pass
+    return found
 
 
 def _params():
     cases = node_cases()
-    jax_cases = set(cases) if _FULL else _jax_sample(cases)
-    params = [pytest.param("torch", name, id=f"torch-{name}") for name in cases]
-    params += [pytest.param("jax", name, id=f"jax-{name}") for name in cases if name in jax_cases]
+    jax_runs = {name: 2 for name in cases} if _FULL else _jax_sample(cases)
+    params = [pytest.param("torch", name, 1, id=f"torch-{name}") for name in cases]
+    params += [pytest.param("jax", name, runs, id=f"jax-{name}") for name, runs in jax_runs.items()]
+    for provider in _gpu_providers():
+        params += [pytest.param(provider, name, 1, id=f"{provider}-{name}") for name in cases]
     return params
 
 
-_EXCLUSIONS = {"torch": exclusions_torch.EXCLUDED, "jax": exclusions_jax.EXCLUDED}
+_EXCLUSIONS = {"torch": exclusions_torch.EXCLUDED, "jax": exclusions_jax.EXCLUDED,
+               "torch:cuda": exclusions_torch.EXCLUDED, "cupy": exclusions_torch.EXCLUDED}
 
 
-@pytest.mark.parametrize(("provider", "name"), _params())
-def test_node_case(provider, name):
-    pytest.importorskip(provider)
+@pytest.mark.parametrize(("provider", "name", "runs"), _params())
+def test_node_case(provider, name, runs):
+    pytest.importorskip(provider.partition(":")[0])
     reason = excluded_reason(name, _EXCLUSIONS[provider])
     if reason:
         pytest.skip(reason)
-    # JAX compiles a node at its second call: run twice so that compiled kernels are checked too
-    run_case(node_cases()[name], provider, runs=2 if provider == "jax" else 1)
+    run_case(node_cases()[name], provider, runs)

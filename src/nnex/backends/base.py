@@ -153,6 +153,18 @@ class ArrayBackend:
         run_on_host = self._host_call(kernel.fn)
         holds, asarray, to_numpy = self.holds, self.asarray, self.to_numpy
 
+        moved: dict[int, tuple] = {}  # position -> (host value, its device copy) of the last run
+
+        def to_device(i, x):
+            # a host value that is the same object every run (a Constant node's value) is
+            # moved once, not at every run
+            seen = moved.get(i)
+            if seen is not None and seen[0] is x:
+                return seen[1]
+            d = asarray(np.asarray(x))
+            moved[i] = (x, d)
+            return d
+
         def place(inputs):
             """Device inputs as they are; host values moved to the device, or None when the
             node must run on NumPy (all inputs on the host, or one the device cannot hold)."""
@@ -170,7 +182,7 @@ class ArrayBackend:
                 return inputs
             if not n_device:
                 return None
-            return [x if i in host_positions or not isinstance(x, _HOST_TYPES) else asarray(np.asarray(x))
+            return [x if i in host_positions or not isinstance(x, _HOST_TYPES) else to_device(i, x)
                     for i, x in enumerate(inputs)]
 
         if host_positions:

@@ -44,6 +44,8 @@ class JaxBackend(ArrayBackend):
         self.device = device or "cpu"
         self._dtypes = {np.dtype(d): np.dtype(d) for d in _HELD}
         self.xp = make_namespace("nnex.jax", jnp, self._dtypes, None)
+        # erf is not in the array API; the kernels use a backend's own when it has one
+        self.xp.erf = jax.lax.erf
         self._array_type = jax.Array
         # a compiled identity moves a NumPy array to the default device several times faster
         # than jax.device_put / jnp.asarray (C++ argument handling)

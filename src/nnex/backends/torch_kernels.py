@@ -8,6 +8,7 @@ modules, so both paths agree on what the op means.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -40,6 +41,9 @@ def register(backend) -> None:
     backend.native("ScatterElements", (11, 16, 18), k.scatter_elements)
     backend.native("Scatter", (9, 11), k.scatter)
     backend.native("ScatterND", (11, 16, 18), k.scatter_nd)
+    backend.native("LSTM", (7, 14), k.lstm)
+    backend.native("GRU", (7, 14), k.gru)
+    backend.native("RNN", (7, 14), k.rnn)
     for op_type, fn in (("Relu", k.relu), ("Sigmoid", k.sigmoid), ("Tanh", k.tanh)):
         backend.native(op_type, (6, 13, 14) if op_type == "Relu" else (6, 13), fn)
     for op_type, name in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul")):
@@ -78,7 +82,21 @@ class _Kernels:
         if begins != ends:
             X = self.F.pad(X, _pairs(begins, ends))
             begins = [0] * nsp
-        return self._conv[nsp](X, W, B, tuple(strides), tuple(begins), tuple(dilations), group)
+        with self._float32(X):
+            return self._conv[nsp](X, W, B, tuple(strides), tuple(begins), tuple(dilations), group)
+
+    @contextlib.contextmanager
+    def _float32(self, x):
+        """float32 means float32: no TF32 in cuDNN convolutions (PyTorch's default on GPUs)."""
+        cudnn = self.torch.backends.cudnn
+        if not x.is_cuda or x.dtype != self.torch.float32 or not cudnn.allow_tf32:
+            yield
+            return
+        cudnn.allow_tf32 = False
+        try:
+            yield
+        finally:
+            cudnn.allow_tf32 = True
 
     def conv_transpose(self, xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1,
                        kernel_shape=None, output_padding=None, output_shape=None, pads=None, strides=None,
@@ -92,7 +110,8 @@ class _Kernels:
         _, begins, target = conv_transpose_geometry(list(X.shape[2:]), kernel, strides, dilations,
                                                     output_padding, auto_pad, output_shape, pads,
                                                     _same_upper_at_end)
-        y = self._conv_t[nsp](X, W, None, strides, 0, 0, group, dilations)
+        with self._float32(X):
+            y = self._conv_t[nsp](X, W, None, strides, 0, 0, group, dilations)
         # the output window [begins, begins + target) of the uncropped result; positions past
         # its end (output_padding) are zeros: pad crops where negative, extends where positive
         ends = [begins[i] + target[i] - y.shape[2 + i] for i in range(nsp)]
@@ -305,6 +324,81 @@ class _Kernels:
         else:
             out = flat.scatter_reduce(0, index, upd, self._REDUCE[reduction], include_self=True)
         return out.reshape(data.shape)
+
+    # ------------------------------------------------------------------ recurrent
+    # torch's fused RNNs cover ONNX's default activations, without clip, peepholes or
+    # per-sequence lengths; ONNX orders the gates of W/R/B differently (reordered here)
+    _LSTM_GATES = (0, 2, 3, 1)  # ONNX i, o, f, c -> torch i, f, g, o
+    _GRU_GATES = (1, 0, 2)  # ONNX z, r, h -> torch r, z, n
+
+    def _recurrent(self, fn, X, W, R, B, sequence_lens, states, gates, n_states, *, activations, defaults,
+                   clip, direction, layout, _n_outputs):
+        torch = self.torch
+        if X.dtype not in (torch.float32, torch.float64) or clip is not None:
+            return NotImplemented
+        num_dirs = 2 if direction == "bidirectional" else 1
+        if activations and [a.lower() for a in activations] not in (defaults, defaults * num_dirs):
+            return NotImplemented
+        if layout:
+            X = X.transpose(0, 1)
+            states = [None if s is None else s.transpose(0, 1) for s in states]
+        T, batch = X.shape[:2]
+        if sequence_lens is not None and not bool((sequence_lens == T).all()):
+            return NotImplemented
+        H = R.shape[-1]
+        G = len(gates)
+
+        def reorder(m):  # rows grouped by gate: (G*H, ...) in torch's gate order
+            return m.reshape((G, H) + tuple(m.shape[1:]))[list(gates)].reshape(m.shape)
+
+        params = []
+        for d in range(num_dirs):
+            bias = B[d] if B is not None else torch.zeros(2 * G * H, dtype=X.dtype, device=X.device)
+            params += [reorder(W[d]), reorder(R[d]), reorder(bias[: G * H]), reorder(bias[G * H:])]
+        hx = [torch.zeros((num_dirs, batch, H), dtype=X.dtype, device=X.device) if s is None else s.to(X.dtype)
+              for s in states]
+        reverse = direction == "reverse"
+        if reverse:
+            X = X.flip(0)
+        out = fn(X, hx[0] if n_states == 1 else tuple(hx), params, True, 1, 0.0, False, num_dirs == 2, False)
+        y, finals = out[0], list(out[1:])
+        if reverse:
+            y = y.flip(0)
+        Y = y.reshape(T, batch, num_dirs, H).permute(0, 2, 1, 3)
+        if layout:
+            Y = Y.permute(2, 0, 1, 3)
+            finals = [f.transpose(0, 1) for f in finals]
+        outs = (Y, *finals)
+        return outs[: max(_n_outputs, 1)] if _n_outputs is not None else outs
+
+    def lstm(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
+             activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+             hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
+        if input_forget or (P is not None and bool(P.any())):
+            return NotImplemented
+        return self._recurrent(self.torch.lstm, X, W, R, B, sequence_lens, [initial_h, initial_c],
+                               self._LSTM_GATES, 2, activations=activations,
+                               defaults=["sigmoid", "tanh", "tanh"], clip=clip, direction=direction,
+                               layout=layout, _n_outputs=_n_outputs)
+
+    def gru(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None,
+            activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, layout=0,
+            linear_before_reset=0, output_sequence=0, _n_outputs=None):
+        if not linear_before_reset:
+            return NotImplemented  # torch's GRU applies the reset gate after the linear map
+        return self._recurrent(self.torch.gru, X, W, R, B, sequence_lens, [initial_h], self._GRU_GATES, 1,
+                               activations=activations, defaults=["sigmoid", "tanh"], clip=clip,
+                               direction=direction, layout=layout, _n_outputs=_n_outputs)
+
+    def rnn(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None,
+            activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, layout=0,
+            output_sequence=0, _n_outputs=None):
+        fn, defaults = self.torch.rnn_tanh, ["tanh"]
+        if activations and all(a.lower() == "relu" for a in activations):
+            fn, defaults = self.torch.rnn_relu, ["relu"]
+        return self._recurrent(fn, X, W, R, B, sequence_lens, [initial_h], (0,), 1, activations=activations,
+                               defaults=defaults, clip=clip, direction=direction, layout=layout,
+                               _n_outputs=_n_outputs)
 
     # ------------------------------------------------------------------ attention
     def attention(self, xp, Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None,

@@ -232,11 +232,17 @@ def _as_array(x):
 
 # ------------------------------------------------------------------------------------- timing
 def _runs_per_engine(first_run_s: dict, repeat: int | None, budget_s: float, min_runs: int,
-                     max_runs: int) -> dict:
+                     max_runs: int, slow_engine_s: float) -> dict:
     if repeat is not None:
         return {e: repeat for e in first_run_s}
     share = budget_s / max(len(first_run_s), 1)
-    return {e: int(min(max_runs, max(min_runs, share // max(t, 1e-6)))) for e, t in first_run_s.items()}
+    runs = {}
+    for e, t in first_run_s.items():
+        n = int(min(max_runs, max(min_runs, share // max(t, 1e-6))))
+        if n * t > slow_engine_s:   # minutes-long runs: a few samples already say how slow it is
+            n = max(1, min(n, int(slow_engine_s // t)))
+        runs[e] = n
+    return runs
 
 
 def _schedule(runs: dict) -> list[list[str]]:
@@ -359,14 +365,16 @@ def measure_memory(engine: str, model_path: str, feeds: dict, runs: int = 1, tim
 def bench_model(path, providers=None, batch: int | None = None, repeat: int | None = None,
                 compare_ort: bool = True, *, inputs: dict | None = None, dims: dict | None = None,
                 reference: bool = False, reference_cap_s: float = 30.0, time_budget_s: float = 10.0,
-                min_runs: int = 3, max_runs: int = 200, memory: bool = False, seed: int = 0,
+                min_runs: int = 3, max_runs: int = 200, slow_engine_s: float = 60.0,
+                memory: bool = False, seed: int = 0,
                 rtol: float = RTOL, atol: float = ATOL,
                 progress: Callable[[str], None] | None = None) -> dict:
     """Measure ``path`` on nnex (each of ``providers``, default every available backend) and onnxruntime.
 
     ``inputs`` gives the feeds (random ones of the declared shapes otherwise, see ``random_feeds``);
-    ``repeat`` fixes the number of timed runs per engine (adaptive from ``time_budget_s`` otherwise;
-    onnx.reference, which is opt-in, always stays within the budget). Returns a JSON-ready dict:
+    ``repeat`` fixes the number of timed runs per engine; otherwise they come from ``time_budget_s``
+    (between ``min_runs`` and ``max_runs``, and fewer than ``min_runs``, one at least, where those would
+    take more than ``slow_engine_s``); onnx.reference, which is opt-in, always stays within the budget. Returns a JSON-ready dict:
     per engine its status, build time, latency statistics, ratio to onnxruntime, correctness against
     onnxruntime and (``memory=True``) peak memory. A backend that cannot run the model is reported
     as skipped with the reason, not raised.
@@ -430,7 +438,7 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
     del outputs
 
     # timed runs, interleaved
-    runs = _runs_per_engine(first_run, repeat, time_budget_s, min_runs, max_runs)
+    runs = _runs_per_engine(first_run, repeat, time_budget_s, min_runs, max_runs, slow_engine_s)
     times: dict[str, list[float]] = {e: [] for e in runs}
     if REFERENCE in runs:
         # the reference evaluator never gets more than its share of the budget; when one run is more

@@ -1,0 +1,31 @@
+"""keras.applications models (random weights, small inputs): nnex and onnxruntime vs Keras."""
+
+from __future__ import annotations
+
+import pytest
+from tf_check import check, op_count, rand
+
+keras = pytest.importorskip("keras")
+A = keras.applications
+
+# name -> (constructor, input size, transposes allowed in the result)
+MODELS = {
+    "MobileNetV2": (lambda **kw: A.MobileNetV2(alpha=0.35, **kw), 32, 1),
+    "MobileNetV3Small": (A.MobileNetV3Small, 32, 2),
+    "EfficientNetB0": (A.EfficientNetB0, 32, 17),
+}
+# ResNet50, DenseNet121 and ConvNeXtTiny convert too (see docs/converters_tf.md) but take too long
+# to build here; their ops are covered by the layer tests
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_application(name):
+    make, size, transposes = MODELS[name]
+    keras.utils.set_random_seed(0)
+    # features rather than 1000 near-uniform class probabilities: differences show
+    model = make(weights=None, include_top=False, pooling="avg", input_shape=(size, size, 3))
+    x = rand(2, size, size, 3) * 50 + 100
+    proto = check(model, x, rtol=2e-3, atol=2e-4)
+    # NHWC transposes cancel between layout-agnostic ops; what is left sits at layout changes (the
+    # input, Dense on 4-D tensors, squeeze-and-excite reshapes)
+    assert op_count(proto, "Transpose") <= transposes
