@@ -118,11 +118,11 @@ def _notes(doc: dict) -> list[str]:
 def _profiles(doc: dict) -> list[str]:
     lines = []
     for p in doc.get("profiles", []):
-        kernels = ", ".join(f"{k['kernel']} {k['ms_per_run']:.0f} ms ({100 * k['share']:.0f}%)"
+        kernels = ", ".join(f"{k['kernel']} {_ms(k['ms_per_run'])} ms ({100 * k['share']:.0f}%)"
                             for k in p["top"])
         lines.append(f"- **{p['name']}** (batch {p['batch']}, nnex:{p['provider']}, "
                      f"{p['ratio_vs_onnxruntime']:.1f}x onnxruntime; "
-                     f"{p['run_ms_profiled']:.0f} ms per run under cProfile): {kernels}")
+                     f"{_ms(p['run_ms_profiled'])} ms per run under cProfile): {kernels}")
     return lines
 
 

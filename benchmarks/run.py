@@ -161,6 +161,7 @@ def run(args) -> dict:
                 use_ref = False
                 print(f"  {REFERENCE:<14} skipped: {ref_note} (an earlier run; --recheck-reference)",
                       flush=True)
+            t_model = time.perf_counter()
             res = bench_model(path, providers=providers, batch=batch, repeat=args.repeat,
                               inputs=make_feeds(name, batch), reference=use_ref,
                               reference_cap_s=args.reference_cap, time_budget_s=args.budget,
@@ -172,7 +173,8 @@ def run(args) -> dict:
                 res["engines"][REFERENCE] = {"status": "skipped", "note": ref_note}
             elif not args.no_reference and batch != 1:
                 res["engines"][REFERENCE] = {"status": "skipped", "note": "run at batch 1 only"}
-            res.update(name=name, family=spec.family, description=spec.description, status="ok")
+            res.update(name=name, family=spec.family, description=spec.description, status="ok",
+                       wall_s=time.perf_counter() - t_model)
             doc["results"].append(res)
             doc["summary"] = summarize(doc["results"], providers)
             _write(doc, out_path)     # after every model, so an interrupted run keeps what it measured

@@ -7,9 +7,10 @@ every array library, so a non-NumPy backend adapts each kernel when the plan is 
 * ``host_inputs`` (shapes, axes, pads) reach the kernel as NumPy arrays;
 * "host values" stay NumPy: what Shape/Size/Constant produce, what a host-only kernel
   produces, and tensors of a dtype the library has no type for (strings, int4, ...).
-  A kernel whose inputs are all host values runs on NumPy, so shape arithmetic never
-  leaves the host; a kernel that mixes host values with device arrays gets them moved
-  to the device, unless one of them cannot be (then the node runs on NumPy);
+  A kernel whose inputs are all host values (or that has none but host inputs, as
+  ConstantOfShape) runs on NumPy, so shape arithmetic never leaves the host and jit
+  tracing sees it as constants; a kernel that mixes host values with device arrays gets
+  them moved to the device, unless one of them cannot be (then the node runs on NumPy);
 * kernels listed in host_ops.py (NumPy by nature: strings, ai.onnx.ml, random, ...)
   run on NumPy with every input moved to the host;
 * ``natives`` replace a standard kernel with the library's own (Conv via
@@ -178,10 +179,10 @@ class ArrayBackend:
                     n_host += 1
                 elif not isinstance(x, (list, tuple)):
                     n_device += 1
+            if not n_device:
+                return None  # only host values (or none at all): the result is a host value too
             if not n_host:
                 return inputs
-            if not n_device:
-                return None
             return [x if i in host_positions or not isinstance(x, _HOST_TYPES) else to_device(i, x)
                     for i, x in enumerate(inputs)]
 
@@ -214,11 +215,11 @@ class ArrayBackend:
 
             def device_kernel(xp, *inputs, **attrs):
                 for x in inputs:
-                    if isinstance(x, _HOST_TYPES):
+                    if isinstance(x, _HOST_TYPES) or x is None:
                         placed = place(inputs)
                         break
                 else:
-                    placed = inputs
+                    placed = inputs if inputs else None
                 if placed is not None:
                     out = fn(bxp, *placed, **attrs)
                     if out is NotImplemented and fallback is not None:

@@ -48,6 +48,14 @@ class SymbolicJaxBackend(JaxBackend):
         self._dim_type = type(jax.export.symbolic_shape("d")[0])
         self._inconclusive = _inconclusive_error(jax)
 
+    def asarray(self, x, *, strict: bool = False):
+        # a constant moved "to the device" during a trace would be a traced value, which a
+        # kernel cannot read (Pad's constant_value.item()); JAX takes NumPy operands as they
+        # are, and they fold into the module as constants
+        if isinstance(x, np.ndarray) and x.dtype not in self._dtypes and strict:
+            raise self._unsupported(x.dtype)
+        return x
+
     def wrap_kernel(self, kernel: OpKernel) -> OpKernel:
         # no jax.jit per node (JaxBackend's): the whole plan is traced as one function, and a
         # kernel compiled during one trace and called in the next (a SavedModel retraces)
@@ -190,7 +198,7 @@ def _symbolic_shape(x) -> bool:
 
 def _device(backend, x):
     """A host array as a JAX one, for a result whose size is symbolic (NumPy has none)."""
-    return backend.asarray(np.asarray(x)) if isinstance(x, (np.ndarray, np.generic)) else x
+    return backend._jax.numpy.asarray(x) if isinstance(x, (np.ndarray, np.generic)) else x
 
 
 def _shape(backend, kernel, xp, data, *, start=0, end=None):

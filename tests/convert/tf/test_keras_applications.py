@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from tf_check import check, op_count, rand
 
@@ -18,6 +19,15 @@ MODELS = {
 # to build here; their ops are covered by the layer tests
 
 
+def _calibrate(model, x):
+    """Set every batch norm's statistics to those of a batch, as training would: with the initial ones
+    (mean 0, variance 1) the activations of a deep random network shrink to nothing."""
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in bns:
+        layer.momentum = 0.0
+    model(x, training=True)
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_application(name):
     make, size, transposes = MODELS[name]
@@ -25,6 +35,9 @@ def test_application(name):
     # features rather than 1000 near-uniform class probabilities: differences show
     model = make(weights=None, include_top=False, pooling="avg", input_shape=(size, size, 3))
     x = rand(2, size, size, 3) * 50 + 100
+    _calibrate(model, rand(4, size, size, 3, seed=5) * 50 + 100)
+    features = np.asarray(model(x, training=False))
+    assert np.abs(features).max() > 0.1  # not the ~1e-10 of untrained statistics, where any atol passes
     proto = check(model, x, rtol=2e-3, atol=2e-4)
     # NHWC transposes cancel between layout-agnostic ops; what is left sits at layout changes (the
     # input, Dense on 4-D tensors, squeeze-and-excite reshapes)

@@ -52,3 +52,11 @@ def test_embedding_lstm_classifier():
     ids = np.random.default_rng(0).integers(1, 20, (3, 7)).astype(np.int32)
     ids[1, 5:] = 0
     check(model, ids)
+
+
+def test_dynamic_sequence_length():
+    keras.utils.set_random_seed(0)
+    model = _model(L.GRU(3, return_sequences=True), L.LSTM(2), shape=(None, 3))
+    proto = check(model, rand(2, 6, 3), others=[rand(3, 4, 3, seed=1), rand(1, 9, 3, seed=2)])
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[1].dim_param and not dims[1].HasField("dim_value")

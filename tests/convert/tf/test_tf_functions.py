@@ -190,3 +190,16 @@ def test_verify_option(capsys):
     proto = nnex.convert(f, rand(2, 3), verify=True)
     meta = {p.key: p.value for p in proto.metadata_props}
     assert "nnex.verification" in meta and "largest" in capsys.readouterr().out
+
+
+def test_module_with_tf_function_call():
+    class Affine(tf.Module):
+        def __init__(self):
+            self.w = tf.Variable(rand(4, 2))
+            self.b = tf.Variable(rand(2, seed=1))
+
+        @tf.function
+        def __call__(self, x):
+            return tf.matmul(x, self.w) + self.b
+
+    check(Affine(), rand(3, 4), others=[rand(1, 4, seed=2)])

@@ -12,12 +12,11 @@ Inputs are named as the model's inputs, outputs as its outputs. See docs/convert
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
 
 from .. import ConversionError
-from .trace import backend_of, convert_tf_backend
 from .rebuild import convert_in_tf_process
+from .trace import backend_of, convert_tf_backend
 
 
 def convert(model, sample=None, *, dynamic_batch: bool = True, opset: int | None = None, input_names=None,
@@ -29,8 +28,8 @@ def convert(model, sample=None, *, dynamic_batch: bool = True, opset: int | None
     stays dynamic unless ``dynamic_batch=False``. ``opset``, ``optimize`` and ``verify`` are as
     for ``nnex.convert.tensorflow.convert``.
     """
-    options = dict(dynamic_batch=dynamic_batch, opset=opset, input_names=input_names, output_names=output_names,
-                   optimize=optimize, verify=verify)
+    options = {"dynamic_batch": dynamic_batch, "opset": opset, "input_names": input_names,
+               "output_names": output_names, "optimize": optimize, "verify": verify}
     backend = backend_of(model)
     if backend == "tensorflow":
         return convert_tf_backend(model, sample, **options)
@@ -39,4 +38,4 @@ def convert(model, sample=None, *, dynamic_batch: bool = True, opset: int | None
     raise ConversionError(f"Keras backend {backend!r} is not supported")
 
 
-__all__ = ["ConversionError", "convert", "np"]
+__all__ = ["ConversionError", "convert"]

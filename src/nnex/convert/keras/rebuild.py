@@ -50,7 +50,7 @@ def convert_in_tf_process(model, sample, **options) -> onnx.ModelProto:
     with tempfile.TemporaryDirectory() as folder:
         try:
             model.save(os.path.join(folder, "model.keras"))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ConversionError(f"the model cannot be saved, so it cannot be rebuilt on TensorFlow: "
                                   f"{type(e).__name__}: {e}") from e
         if sample is not None:
@@ -61,7 +61,8 @@ def convert_in_tf_process(model, sample, **options) -> onnx.ModelProto:
             pickle.dump({"sample": sample, "modules": modules, **options}, f)
         env = dict(os.environ, KERAS_BACKEND="tensorflow")
         env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p])
-        run = subprocess.run([sys.executable, "-c", _CHILD, folder], env=env, capture_output=True, text=True)
+        run = subprocess.run([sys.executable, "-c", _CHILD, folder], env=env, capture_output=True, text=True,
+                             check=False)
         if run.returncode != 0:
             tail = "\n".join(run.stderr.strip().splitlines()[-15:])
             raise ConversionError(f"rebuilding the Keras model on TensorFlow failed:\n{tail}")

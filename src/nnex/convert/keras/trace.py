@@ -44,21 +44,29 @@ def input_specs(model, sample, dynamic_batch: bool):
             specs.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=n))
         return _structure_like(model, specs, names), names
 
-    def spec(x, name):
+    def spec(x, name, declared_tensor=None):
         x = x if isinstance(x, tf.Tensor) else np.asarray(x)
         shape = list(x.shape)
         if dynamic_batch and shape:
             shape[0] = None
+        if declared_tensor is not None and len(declared_tensor.shape) == len(shape):
+            # what the model declares dynamic (a sequence length) stays dynamic
+            shape = [None if d is None else s for s, d in zip(shape, declared_tensor.shape)]
+            if not dynamic_batch:
+                shape[0] = x.shape[0]
         return tf.TensorSpec(shape, tf.as_dtype(x.dtype), name=name)
+
+    def declared_at(i):
+        return declared[i] if declared is not None and i < len(declared) else None
 
     if isinstance(sample, dict):
         keys = list(sample)
         return {k: spec(sample[k], _clean(k)) for k in keys}, [_clean(k) for k in keys]
     if isinstance(sample, (list, tuple)):
         names = names if names and len(names) == len(sample) else [f"input_{i}" for i in range(len(sample))]
-        return [spec(x, n) for x, n in zip(sample, names)], names
+        return [spec(x, n, declared_at(i)) for i, (x, n) in enumerate(zip(sample, names))], names
     names = names if names and len(names) == 1 else ["input"]
-    return spec(sample, names[0]), names
+    return spec(sample, names[0], declared_at(0) if declared is not None and len(declared) == 1 else None), names
 
 
 def _structure_like(model, specs, names):
@@ -71,7 +79,14 @@ def _clean(name: str) -> str:
     return str(name).split(":")[0].replace("/", "_")
 
 
-def output_names(model, n: int) -> list[str]:
+def output_names(model, cf) -> list[str]:
+    """The dict's keys for a model returning a dict (in the sorted order outputs are flattened in),
+    else the output layers' names."""
+    from ..tensorflow import capture
+
+    n = len(cf.outputs)
+    if isinstance(cf.structured_outputs, dict):
+        return capture.output_names(cf)
     names = getattr(model, "output_names", None)
     if names and len(names) == n and all(isinstance(x, str) for x in names):
         out = [_clean(x) for x in names]
@@ -98,7 +113,7 @@ def convert_tf_backend(model, sample, *, dynamic_batch=True, opset=None, input_n
     in_names = list(input_names) if input_names else names
     if len(in_names) != len(args):
         in_names = capture.input_names(cf, args)
-    out_names = list(output_names) if output_names else globals()["output_names"](model, len(cf.outputs))
+    out_names = list(output_names) if output_names else globals()["output_names"](model, cf)
     proto = lower_function(cf, in_names, out_names, opset=opset or 21, optimize=optimize,
                            graph_name=_graph_name(model))
     import keras

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import onnx
 
 from ...ir import GraphBuilder, model_to_proto
@@ -113,5 +112,4 @@ def _graph_name(obj, cf) -> str:
     return name
 
 
-__all__ = ["ConversionError", "Verification", "convert", "lower_function", "lowered_ops", "verify_model",
-           "np"]
+__all__ = ["ConversionError", "Verification", "convert", "lower_function", "lowered_ops", "verify_model"]

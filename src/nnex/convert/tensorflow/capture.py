@@ -71,7 +71,7 @@ def concrete_function(obj, sample=None, input_signature=None, dynamic_batch: boo
         if "serving_default" in sigs:
             return sigs["serving_default"]
         return next(iter(sigs.values()))
-    call = getattr(obj, "__call__", None)
+    call = obj.__call__ if callable(obj) else None
     if isinstance(call, tf.types.experimental.PolymorphicFunction):
         return concrete_function(call, sample, input_signature, dynamic_batch)
     if callable(obj) and signature is not None:
@@ -103,7 +103,7 @@ def frozen_graph(cf) -> tuple:
     except (AttributeError, TypeError):  # a TensorFlow whose internals moved: the public way
         try:
             frozen = c2c.convert_variables_to_constants_v2(cf, lower_control_flow=False, aggressive_inlining=True)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ConversionError(f"could not freeze the function's variables: {type(e).__name__}: {e}") from e
         graph_def = frozen.graph.as_graph_def()
         args, outs = list(frozen.inputs), list(frozen.outputs)
@@ -141,7 +141,7 @@ def output_names(cf) -> list[str]:
             n = len(tf.nest.flatten(structured[k]))
             names += [str(k)] if n == 1 else [f"{k}_{i}" for i in range(n)]
     if len(names) != len(cf.outputs):
-        names = ["output_0"] if len(cf.outputs) == 1 else [f"output_{i}" for i in range(len(cf.outputs))]
+        names = ["output"] if len(cf.outputs) == 1 else [f"output_{i}" for i in range(len(cf.outputs))]
     return names
 
 

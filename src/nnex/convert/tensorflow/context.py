@@ -33,7 +33,7 @@ class TensorList:
     elements (``TensorListFromTensor``), or an ONNX sequence that is appended to
     (``TensorListReserve`` + ``TensorListSetItem`` in a loop)."""
 
-    __slots__ = ("kind", "value", "dtype")
+    __slots__ = ("dtype", "kind", "value")
 
     def __init__(self, kind: str, value: Value, dtype: np.dtype):
         self.kind = kind  # "tensor" or "sequence"
@@ -62,7 +62,7 @@ class _EvalContext:
 
 
 class _FoldingOps:
-    def __init__(self, ctx: "Ctx"):
+    def __init__(self, ctx: Ctx):
         self._ctx = ctx
 
     def __getattr__(self, op_type: str):
@@ -83,7 +83,7 @@ class _FoldingOps:
 class Ctx:
     """Lowering context of one ONNX graph (the main graph, or a Loop/If body with ``parent``)."""
 
-    def __init__(self, builder: GraphBuilder, opset: int, functions: dict, *, parent: "Ctx | None" = None,
+    def __init__(self, builder: GraphBuilder, opset: int, functions: dict, *, parent: Ctx | None = None,
                  fold: bool = True):
         self.b = builder
         self.opset = opset

@@ -19,7 +19,7 @@ class Dilated:
     """A SpaceToBatchND whose only reader is a VALID convolution feeding a BatchToSpaceND: the
     convolution lowers the triple as one dilated Conv (``done`` holds its result)."""
 
-    __slots__ = ("x", "block", "paddings", "crops", "done")
+    __slots__ = ("block", "crops", "done", "paddings", "x")
 
     def __init__(self, x, block, paddings, crops):
         self.x, self.block, self.paddings, self.crops = x, block, paddings, crops

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
 from ....ir.tensor import onnx_dtype_of
 from ....ir.types import tensor_type
@@ -121,5 +120,3 @@ def if_(ctx, op, cond, *args):
                     _outputs=max(len(op.outputs), 1))
     return list(res) if isinstance(res, tuple) else [res]
 
-
-__all__ = ["onnx"]

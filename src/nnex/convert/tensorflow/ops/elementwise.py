@@ -24,8 +24,6 @@ _UNARY = {"Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "Exp": "Exp", "L
 
 def _binary(onnx_op):
     def lower(ctx, op, x, y):
-        if onnx_op in ("And", "Or"):
-            return getattr(ctx.op, onnx_op)(x, y)
         return getattr(ctx.op, onnx_op)(x, y)
     return lower
 

@@ -12,8 +12,17 @@ import numpy as np
 
 from ... import ConversionError
 from ..registry import lowers
-from ._common import (attr, channels_last, explicit_pads, norm_axes, out_dtype, out_shape, same_pads, spatial,
-                      to_channels_first, to_channels_last)
+from ._common import (
+    attr,
+    channels_last,
+    explicit_pads,
+    out_dtype,
+    out_shape,
+    same_pads,
+    spatial,
+    to_channels_first,
+    to_channels_last,
+)
 
 
 def _padding(op, x_shape, data_format, rank, kernel, strides, dilations) -> dict:
@@ -257,5 +266,3 @@ def depth_space(ctx, op, x):
     ctx.record(y, out_dtype(op))
     return _from_cf(ctx, y, fmt, 4)
 
-
-__all__ = ["norm_axes"]

@@ -15,7 +15,6 @@ from ... import ConversionError
 from ..context import TensorList
 from ..dtypes import np_dtype
 from ..registry import lowers
-from ._common import attr
 
 
 def _elem_dtype(op):
@@ -85,5 +84,3 @@ def _check(lst):
         raise ConversionError(f"expected a TensorList, got {lst!r}")
     return lst
 
-
-__all__ = ["as_sequence", "attr"]
