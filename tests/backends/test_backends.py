@@ -132,3 +132,41 @@ def test_jax_int64_keeps_its_range_without_touching_the_global_config():
     assert c.dtype == np.int64 and c.tolist() == (a + b).tolist()
     assert e.dtype == np.float64 and e[0] == d[0] * d[0]
     assert jax.config.jax_enable_x64 == before
+
+
+def test_jax_compiles_nodes_from_their_second_run_and_keeps_untraceable_ones_eager(monkeypatch):
+    pytest.importorskip("jax")
+    ort = pytest.importorskip("onnxruntime")
+    import nnex.backends.jax_jit as jax_jit
+
+    compiled = []
+    original = jax_jit._compile
+
+    def counting(jax, fn, *args):
+        compiled.append(getattr(fn, "__name__", "?"))
+        return original(jax, fn, *args)
+
+    monkeypatch.setattr(jax_jit, "_compile", counting)
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Softmax", ["c"], ["s"], axis=1),
+        # training_mode is looked at as a Python bool: not traceable, stays eager
+        helper.make_node("Dropout", ["s", "ratio", "training"], ["d"]),
+        helper.make_node("ReduceSum", ["d", "axes"], ["y"], keepdims=0),
+    ]
+    inits = [helper.make_tensor("w", TP.FLOAT, w.shape, w.reshape(-1)),
+             helper.make_tensor("ratio", TP.FLOAT, [], [0.5]),
+             helper.make_tensor("training", TP.BOOL, [], [False]),
+             helper.make_tensor("axes", TP.INT64, [1], [1])]
+    m = _model(nodes, [_vi("x", TP.FLOAT, [2, 3, 6, 6])], [_vi("y", TP.FLOAT, None)], inits=inits)
+    options = nnex.SessionOptions()
+    options.graph_optimization_level = nnex.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep the Dropout
+    sess = nnex.InferenceSession(m, options, providers=["jax"])
+    ref = ort.InferenceSession(m, providers=["CPUExecutionProvider"])
+    for run in range(3):
+        x = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], ref.run(None, {"x": x})[0], rtol=1e-5, atol=1e-5)
+        # every node compiled at the second run (Dropout's trace fails: it runs eagerly), then reused
+        assert len(compiled) == (0 if run == 0 else 4)

@@ -55,7 +55,6 @@ class ArrayBackend:
     def __init__(self):
         # (domain, op_type) -> {standard kernel's since: native fn(xp, *inputs, **attrs)}
         self.natives: dict[tuple[str, str], dict[int, Callable]] = {}
-        self._adapted: dict[OpKernel, OpKernel] = {}
 
     # ------------------------------------------------------------------ arrays
     def asarray(self, x, *, strict: bool = False):
@@ -95,14 +94,26 @@ class ArrayBackend:
             per_version[v] = fn
 
     def kernel_override(self, domain: str, op_type: str, opset: int) -> OpKernel | None:
-        """The kernel the planner binds for this node: the standard one, adapted (see module doc)."""
+        """The kernel the planner binds for one node: the standard one, adapted (see module doc).
+
+        The planner asks once per node; each node gets its own adapted kernel, whose caches
+        (constants moved to the device, compiled code) are then that node's.
+        """
         kernel = lookup(domain, op_type, opset)
-        if kernel is None:
-            return None
-        adapted = self._adapted.get(kernel)
-        if adapted is None:
-            adapted = self._adapted[kernel] = self.wrap_kernel(kernel)
-        return adapted
+        return None if kernel is None else self.wrap_kernel(kernel)
+
+    def constant(self, x: np.ndarray):
+        """A plan constant (initializer) as the runtime keeps it.
+
+        NumPy on every backend: constants are host values, so shape arithmetic on them
+        stays on the host (static under jit); a device kernel moves the ones it reads
+        once, at its first run, and keeps its copy.
+        """
+        return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+    def _compiled(self, kernel: OpKernel, fn: Callable) -> Callable:
+        """``fn`` (called with device arrays) as this backend runs it: compiled by a jit backend."""
+        return fn
 
     def on_host(self, kernel: OpKernel) -> bool:
         """True when ``kernel`` always runs on NumPy on this backend."""
@@ -152,6 +163,9 @@ class ArrayBackend:
         bxp = self.xp
         host_positions = frozenset(kernel.host_inputs)
         run_on_host = self._host_call(kernel.fn)
+        fn = self._compiled(kernel, fn)
+        if fallback is not None:
+            fallback = self._compiled(kernel, fallback)
         holds, asarray, to_numpy = self.holds, self.asarray, self.to_numpy
 
         moved: dict[int, tuple] = {}  # position -> (host value, its device copy) of the last run

@@ -82,11 +82,14 @@ class JaxBackend(ArrayBackend):
     def run_context(self):
         return self._x64(True)
 
+    def _compiled(self, kernel, fn):
+        if (kernel.domain, kernel.op_type) in _EAGER_OPS:
+            return fn
+        return jit_kernel(self._jax, fn, frozenset(kernel.host_inputs))
+
     def wrap_kernel(self, kernel):
         adapted = super().wrap_kernel(kernel)
         fn, x64 = adapted.fn, self._x64
-        if not self.on_host(kernel) and (kernel.domain, kernel.op_type) not in _EAGER_OPS:
-            fn = jit_kernel(self._jax, fn, frozenset(kernel.host_inputs))
 
         def in_x64(xp, *inputs, **attrs):
             if x64.value:

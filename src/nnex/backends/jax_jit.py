@@ -54,7 +54,7 @@ def jit_kernel(jax, fn, host_positions: frozenset):
                     return fn(xp, *inputs, **attrs)
                 parts.append(f)
             elif isinstance(x, _HOST):
-                return fn(xp, *inputs, **attrs)  # host values stay host values: eager
+                return fn(xp, *inputs, **attrs)  # (the runtime places host values before)
             else:
                 parts.append(x is None)
         key = tuple(parts)

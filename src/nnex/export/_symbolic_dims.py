@@ -315,8 +315,9 @@ def _joined(*positions):
         inputs = _host_inputs(backend, inputs)
         if inputs is None:
             return NotImplemented
-        inputs = [x.astype(object) if isinstance(x, np.ndarray) and (positions == "*" or i in positions) else x
+        joined = [isinstance(x, np.ndarray) and (positions == "*" or i in positions)
                   for i, x in enumerate(inputs)]
+        inputs = [x.astype(object) if j else x for x, j in zip(inputs, joined)]
         return _structural(backend, kernel, xp, *inputs, **attrs)
 
     return handler

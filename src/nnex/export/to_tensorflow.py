@@ -110,7 +110,8 @@ def to_tensorflow(model, *, input_shapes=None, dim_constraints=(), platforms=("c
             self.input_names = input_names
             self.output_names = output_names
             # a list keeps the initializers' order (a dict would be sorted when tracked)
-            self.weights = [tf.Variable(variables[n], trainable=False, name=_identifier(n)) for n in var_names]
+            self.weights = [tf.Variable(variables[n], trainable=False, name=_identifier(n))
+                            for n in var_names]
             self.weight_names = var_names
 
         @tf.function(input_signature=specs, autograph=False)
@@ -133,6 +134,7 @@ def to_tensorflow(model, *, input_shapes=None, dim_constraints=(), platforms=("c
     module = OnnxModule()
     # the signature tf.saved_model.save writes by default: outputs named as in the model
     module._default_save_signature = module.serve
+    module.serve.get_concrete_function()  # traced now, so what cannot be expressed is said now
     return module
 
 
@@ -163,7 +165,8 @@ def _input_shapes(inputs, given) -> list:
     for v in inputs:
         shape = given.get(v.name, v.shape)
         if shape is None:
-            raise TensorFlowExportError(f"input {v.name!r} has no declared rank: give its shape in input_shapes")
+            raise TensorFlowExportError(
+                f"input {v.name!r} has no declared rank: give its shape in input_shapes")
         shapes.append([d if d is None or isinstance(d, str) else int(d) for d in shape])
     return shapes
 
@@ -175,12 +178,14 @@ def _signature(tf, inputs, shapes):
     names = _unique_identifiers([v.name for v in inputs])
     for k, (v, shape) in enumerate(zip(inputs, shapes)):
         if v.elem_type is None:
-            raise TensorFlowExportError(f"input {v.name!r} is not a tensor: TensorFlow signatures take tensors")
+            raise TensorFlowExportError(
+                f"input {v.name!r} is not a tensor: TensorFlow signatures take tensors")
         dtype = np_dtype_of(v.elem_type)
         try:
             tf_dtype = tf.as_dtype(dtype)
         except TypeError:
-            raise TensorFlowExportError(f"input {v.name!r} has type {dtype}, which TensorFlow has no type for") from None
+            raise TensorFlowExportError(
+                f"input {v.name!r} has type {dtype}, which TensorFlow has no type for") from None
         dims = []
         for i, d in enumerate(shape):
             if isinstance(d, int):
@@ -194,7 +199,8 @@ def _signature(tf, inputs, shapes):
                     symbol += "_"
                 symbols[key] = symbol
             dims.append(symbols[key])
-        specs.append(tf.TensorSpec([d if isinstance(d, int) else None for d in shape], tf_dtype, name=names[k]))
+        static = [d if isinstance(d, int) else None for d in shape]
+        specs.append(tf.TensorSpec(static, tf_dtype, name=names[k]))
         poly.append("(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")")
     return specs, poly
 
@@ -294,7 +300,7 @@ def _explain(e: NnexError, shapes) -> TensorFlowExportError:
     cause = e.__cause__ or e
     kind = type(cause).__name__
     where = str(e).split(": ", 1)[0] if str(e).startswith("while running") else "the model"
-    if kind == "InconclusiveDimensionOperation":
+    if kind == "InconclusiveDimensionOperation" or re.search(r"\b(min|max)\(", str(cause)):
         hint = ("a dynamic dimension is used where its size must be known or compared: fix it with "
                 "input_shapes, or state what it satisfies with dim_constraints (e.g. ['seq <= 512'])")
     elif kind in ("TracerArrayConversionError", "ConcretizationTypeError", "TracerBoolConversionError",

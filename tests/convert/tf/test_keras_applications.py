@@ -38,7 +38,9 @@ def test_application(name):
     _calibrate(model, rand(4, size, size, 3, seed=5) * 50 + 100)
     features = np.asarray(model(x, training=False))
     assert np.abs(features).max() > 0.1  # not the ~1e-10 of untrained statistics, where any atol passes
-    proto = check(model, x, rtol=2e-3, atol=2e-4)
+    # float32 rounding differences grow through these random networks (onnxruntime and nnex differ
+    # from each other as much as from Keras): compared at 1e-3 of the largest feature
+    proto = check(model, x, rtol=1e-3, atol=1e-3, relative_atol=True)
     # NHWC transposes cancel between layout-agnostic ops; what is left sits at layout changes (the
     # input, Dense on 4-D tensors, squeeze-and-excite reshapes)
     assert op_count(proto, "Transpose") <= transposes

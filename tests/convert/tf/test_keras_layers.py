@@ -50,6 +50,28 @@ CASES = {
                                                             "hard_sigmoid", "tanh", "sigmoid", "silu", "mish",
                                                             "leaky_relu", "relu6", "log_softmax")],
                                 L.PReLU(), L.LeakyReLU(0.1), L.ELU(), L.Softmax(), shape=(6,)), (3, 6)),
+    "time_distributed_einsum_dense": (lambda: seq(L.TimeDistributed(L.Dense(3)),
+                                                  L.EinsumDense("abc,cd->abd", (None, 4), bias_axes="d"),
+                                                  shape=(4, 5)), (2, 4, 5)),
+    "conv1d_3d_transpose": (lambda: seq(L.Reshape((2, 2, 2, 2)), L.Conv3DTranspose(2, 2, strides=2),
+                                        L.Reshape((32, 4)), L.Conv1DTranspose(3, 3, strides=2, padding="same"),
+                                        shape=(16,)), (2, 16)),
+    "pooling_3d_padding_1d_3d": (lambda: seq(L.ZeroPadding3D(1), L.UpSampling3D(2), L.Cropping3D(1),
+                                             L.AveragePooling3D(2), L.GlobalMaxPooling3D(), shape=(2, 2, 2, 1)),
+                                 (2, 2, 2, 2, 1)),
+    "padding_upsampling_1d": (lambda: seq(L.ZeroPadding1D(2), L.UpSampling1D(2), L.Cropping1D(1), shape=(4, 2)),
+                              (2, 4, 2)),
+    "inference_noops": (lambda: seq(L.Dropout(0.5), L.GaussianNoise(0.1), L.SpatialDropout1D(0.2),
+                                    L.AlphaDropout(0.1), L.Identity(), shape=(4, 3)), (2, 4, 3)),
+    "conv_lstm": (lambda: seq(L.ConvLSTM1D(2, 3, padding="same"), shape=(3, 5, 2)), (2, 3, 5, 2)),
+    "lambda": (lambda: seq(L.Lambda(lambda x: keras.ops.cumsum(x, axis=1) * keras.ops.sqrt(keras.ops.abs(x))),
+                           shape=(5,)), (2, 5)),
+    "resizing_center_crop_augment": (lambda: seq(L.Resizing(6, 8), L.CenterCrop(4, 4), L.RandomFlip(),
+                                                 L.RandomRotation(0.1), L.GlobalMaxPooling2D(keepdims=True),
+                                                 shape=(5, 5, 3)), (2, 5, 5, 3)),
+    "discretization_category_encoding": (lambda: seq(L.Discretization(bin_boundaries=[-0.5, 0.0, 0.5]),
+                                                     L.CategoryEncoding(4, output_mode="one_hot"), shape=(1,)),
+                                         (3, 1)),
     "rescaling_normalization": (lambda: seq(L.Rescaling(1 / 255.0, offset=-0.5),
                                             L.Normalization(mean=[0.1, 0.2], variance=[1.5, 2.0]), shape=(3, 2)),
                                 (2, 3, 2)),
@@ -131,6 +153,13 @@ def test_subclassed_model():
     x = rand(2, 6, 6, 3)
     model(x)
     check(model, x, others=[rand(5, 6, 6, 3, seed=3)])
+
+
+def test_attention_layers():
+    keras.utils.set_random_seed(0)
+    q, v = keras.Input((4, 6)), keras.Input((5, 6))
+    model = keras.Model([q, v], [L.Attention()([q, v]), L.AdditiveAttention()([q, v])])
+    check(model, [rand(2, 4, 6), rand(2, 5, 6, seed=1)])
 
 
 def test_multi_head_attention():

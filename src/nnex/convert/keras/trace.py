@@ -42,7 +42,7 @@ def input_specs(model, sample, dynamic_batch: bool):
             if not dynamic_batch and shape and shape[0] is None:
                 raise ConversionError("dynamic_batch=False needs a sample input")
             specs.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=n))
-        return _structure_like(model, specs, names), names
+        return (specs[0] if len(specs) == 1 else specs), names
 
     def spec(x, name, declared_tensor=None):
         x = x if isinstance(x, tf.Tensor) else np.asarray(x)
@@ -67,12 +67,6 @@ def input_specs(model, sample, dynamic_batch: bool):
         return [spec(x, n, declared_at(i)) for i, (x, n) in enumerate(zip(sample, names))], names
     names = names if names and len(names) == 1 else ["input"]
     return spec(sample, names[0], declared_at(0) if declared is not None and len(declared) == 1 else None), names
-
-
-def _structure_like(model, specs, names):
-    if len(specs) == 1:
-        return specs[0]
-    return list(specs)
 
 
 def _clean(name: str) -> str:
@@ -123,7 +117,7 @@ def convert_tf_backend(model, sample, *, dynamic_batch=True, opset=None, input_n
         if sample is None:
             raise ConversionError("verify=True needs the sample input")
         report = verify_model(proto, lambda *a, **k: model(*(list(a) if len(a) > 1 else a), training=False),
-                              _as_call_sample(sample))
+                              sample)
         print(report)
         import json
 
@@ -131,10 +125,6 @@ def convert_tf_backend(model, sample, *, dynamic_batch=True, opset=None, input_n
         entry.key = "nnex.verification"
         entry.value = json.dumps(report.to_dict())
     return proto
-
-
-def _as_call_sample(sample):
-    return sample
 
 
 def _graph_name(model) -> str:

@@ -9,8 +9,6 @@ they need as attributes (axes, permutations) with ``ctx.value``.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import onnx
 
@@ -246,10 +244,6 @@ class Ctx:
                 value.type = tensor_type(onnx_dtype_of(dt), None if s is None else list(s))
         builder.graph.outputs.append(value)
         return value
-
-
-def elements(shape) -> int:
-    return int(math.prod(int(d) for d in shape))
 
 
 def sequence_type(dtype) -> onnx.TypeProto:

@@ -1,11 +1,9 @@
-"""TensorFlow dtypes as NumPy dtypes and ONNX element types."""
+"""TensorFlow dtypes as NumPy dtypes (what the lowerings and the IR speak)."""
 
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
-from ...ir.tensor import onnx_dtype_of
 from .. import ConversionError
 
 
@@ -19,15 +17,3 @@ def np_dtype(tf_dtype) -> np.dtype:
     if dt.is_quantized or dt in (tf.resource, tf.variant):
         raise ConversionError(f"TensorFlow dtype {dt.name} has no ONNX tensor equivalent")
     return np.dtype(dt.as_numpy_dtype)
-
-
-def onnx_type(tf_or_np_dtype) -> int:
-    """ONNX element type of a TensorFlow or NumPy dtype."""
-    if isinstance(tf_or_np_dtype, np.dtype) or tf_or_np_dtype in (np.float32, np.int64, np.int32, np.bool_):
-        return onnx_dtype_of(np.dtype(tf_or_np_dtype))
-    return onnx_dtype_of(np_dtype(tf_or_np_dtype))
-
-
-FLOAT_TYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
-INT64 = np.dtype(np.int64)
-BOOL = onnx.TensorProto.BOOL

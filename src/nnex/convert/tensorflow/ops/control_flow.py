@@ -50,6 +50,8 @@ def while_loop(ctx, op, *inits):
     cond = function_graph(ctx, op.get_attr("cond").name, [], shapes)
     carried = [i for i in range(n) if not _passes_through(body, i)]
     inits = list(inits)
+    if not carried:
+        return inits  # nothing changes from one iteration to the next: the loop computes nothing
     for i in carried:
         if isinstance(inits[i], TensorList):
             inits[i] = as_sequence(ctx, inits[i])
@@ -90,7 +92,7 @@ def while_loop(ctx, op, *inits):
             sub.output(sb, sub.cast(o, dt), ctx.b._fresh("loop_out"))
 
     carried_inits = [inits[i].value if isinstance(inits[i], TensorList) else inits[i] for i in carried]
-    results = ctx.op.Loop(None, cond_init, *carried_inits, body=sb.graph, _outputs=max(len(carried), 1))
+    results = ctx.op.Loop(None, cond_init, *carried_inits, body=sb.graph, _outputs=len(carried))
     if not isinstance(results, tuple):
         results = (results,)
     final = list(inits)
@@ -116,7 +118,9 @@ def if_(ctx, op, cond, *args):
             o = sub.cast(o, dt)
             sub.output(sb, o, ctx.b._fresh(attr_name + "_out"), type_proto=tensor_type(onnx_dtype_of(dt), None))
         branches.append(sb.graph)
+    if not op.outputs:
+        return []
     res = ctx.op.If(_as_bool_scalar(ctx, cond), then_branch=branches[0], else_branch=branches[1],
-                    _outputs=max(len(op.outputs), 1))
+                    _outputs=len(op.outputs))
     return list(res) if isinstance(res, tuple) else [res]
 

@@ -212,3 +212,13 @@ def fill(ctx, op, dims, value):
     if v is not None:
         return ctx.op.ConstantOfShape(dims, value=np.asarray(v).reshape(1))
     return ctx.op.Expand(value, dims)
+
+
+@lowers("Bucketize")
+def bucketize(ctx, op, x):
+    # the bucket of x is the number of boundaries at or below it
+    bounds = np.asarray(attr(op, "boundaries"), dtype=ctx.dtype(x))
+    if bounds.size == 0:
+        return ctx.op.ConstantOfShape(ctx.shape_of(x), value=np.zeros(1, np.int32))
+    hits = ctx.op.Cast(ctx.op.GreaterOrEqual(ctx.unsqueeze(x, [-1]), ctx.const(bounds)), to=6)
+    return ctx.op.ReduceSum(hits, ctx.ints([-1]), keepdims=0)
