@@ -25,7 +25,7 @@ from .runtime import (
 )
 from . import convert  # a callable module: nnex.convert(obj, ...) and nnex.convert.sklearn
 from .convert import ConversionError
-from .export import to_jax, to_torch
+from .export import to_jax, to_tensorflow, to_torch
 
 
 def get_available_providers() -> list[str]:
@@ -37,5 +37,5 @@ def get_available_providers() -> list[str]:
 __all__ = [
     "ConversionError", "ExternalDataError", "convert", "GraphOptimizationLevel", "InferenceSession", "InvalidInputError",
     "InvalidModelError", "Model", "NnexError", "NodeRunError", "SessionOptions", "UnsupportedOpError", "backend",
-    "get_available_providers", "load", "save", "to_jax", "to_torch",
+    "get_available_providers", "load", "save", "to_jax", "to_tensorflow", "to_torch",
 ]
