@@ -137,7 +137,7 @@ def test_jax_int64_keeps_its_range_without_touching_the_global_config():
 def test_jax_compiles_nodes_from_their_second_run_and_keeps_untraceable_ones_eager(monkeypatch):
     pytest.importorskip("jax")
     ort = pytest.importorskip("onnxruntime")
-    import nnex.backends.jax_jit as jax_jit
+    from nnex.backends import jax_jit
 
     compiled = []
     original = jax_jit._compile

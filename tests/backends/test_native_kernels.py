@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto as TP
 from onnx import helper
 
 import nnex
@@ -74,7 +73,7 @@ def test_conv(provider, seed, no_numpy_kernels):
     x = rng.standard_normal((2, 2 * group, *[int(rng.integers(5, 8)) for _ in range(nsp)])).astype(np.float32)
     w = rng.standard_normal((3 * group, 2, *kernel)).astype(np.float32)
     b = rng.standard_normal(3 * group).astype(np.float32)
-    attrs = dict(kernel_shape=kernel, strides=strides, dilations=dilations, group=group)
+    attrs = {"kernel_shape": kernel, "strides": strides, "dilations": dilations, "group": group}
     if seed % 4 == 3:
         attrs["auto_pad"] = "SAME_UPPER" if seed % 8 == 3 else "SAME_LOWER"
         attrs.pop("dilations")
@@ -95,7 +94,7 @@ def test_conv_transpose(provider, seed, no_numpy_kernels):
     x = rng.standard_normal((2, 2 * group, *in_shape)).astype(np.float32)
     w = rng.standard_normal((2 * group, 3, *kernel)).astype(np.float32)
     b = rng.standard_normal(3 * group).astype(np.float32)
-    attrs = dict(kernel_shape=kernel, strides=strides, dilations=dilations, group=group)
+    attrs = {"kernel_shape": kernel, "strides": strides, "dilations": dilations, "group": group}
     if seed % 3 == 0:
         attrs["pads"] = pads
         attrs["output_padding"] = [int(rng.integers(0, s)) for s in strides]
@@ -123,7 +122,7 @@ def test_max_pool(provider, seed, no_numpy_kernels):
     kernel, strides, dilations, pads = _geometry(rng, nsp)
     kernel = [k + 1 for k in kernel]
     x = rng.standard_normal((2, 3, *[int(rng.integers(6, 9)) for _ in range(nsp)])).astype(np.float32)
-    attrs = dict(kernel_shape=kernel, strides=strides, dilations=dilations, pads=pads, ceil_mode=seed % 2)
+    attrs = {"kernel_shape": kernel, "strides": strides, "dilations": dilations, "pads": pads, "ceil_mode": seed % 2}
     # the indices output (row-major) on torch; jax hands it to the standard kernel
     n_out = 2 if provider == "torch" and seed % 3 else 1
     _compare(provider, *_session_model("MaxPool", [x], n_out=n_out, **attrs))
@@ -138,8 +137,8 @@ def test_average_pool(provider, seed, no_numpy_kernels):
     kernel, strides, _, pads = _geometry(rng, nsp)
     kernel = [k + 1 for k in kernel]
     x = rng.standard_normal((2, 3, *[int(rng.integers(6, 9)) for _ in range(nsp)])).astype(np.float32)
-    attrs = dict(kernel_shape=kernel, strides=strides, pads=pads, ceil_mode=seed % 2,
-                 count_include_pad=(seed // 2) % 2)
+    attrs = {"kernel_shape": kernel, "strides": strides, "pads": pads, "ceil_mode": seed % 2,
+                 "count_include_pad": (seed // 2) % 2}
     _compare(provider, *_session_model("AveragePool", [x], **attrs))
 
 
@@ -203,7 +202,7 @@ def test_torch_recurrent(op_type, direction, layout, no_numpy_recurrence):
     inputs = [x, w, r, b, np.full(N, T, np.int32), rng.standard_normal(state_shape).astype(np.float32)]
     if op_type == "LSTM":
         inputs.append(rng.standard_normal(state_shape).astype(np.float32))
-    attrs = dict(hidden_size=H, direction=direction, layout=layout)
+    attrs = {"hidden_size": H, "direction": direction, "layout": layout}
     if op_type == "GRU":
         attrs["linear_before_reset"] = 1  # the PyTorch form, the one torch's kernel computes
     n_out = 3 if op_type == "LSTM" else 2

@@ -44,13 +44,10 @@ def _gpu_providers() -> list[str]:
             found.append("torch:cuda")
     except ImportError:
         pass
-    try:
-        import cupy
+    from nnex.backends import available_backends
 
-        if cupy.cuda.runtime.getDeviceCount() > 0:
-            found.append("cupy")
-    except Exception:  # noqa: BLE001  (not installed, no driver)
-        pass
+    if "cupy" in available_backends():
+        found.append("cupy")
     return found
 
 

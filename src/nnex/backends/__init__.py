@@ -35,15 +35,19 @@ def available_backends() -> list[str]:
             names.append("torch:cuda")
     if _installed("jax"):
         names.append("jax")
-    if _installed("cupy"):
-        try:
-            import cupy
-
-            if cupy.cuda.runtime.getDeviceCount() > 0:
-                names.append("cupy")
-        except Exception:  # noqa: BLE001  (no driver, no device: not available)
-            pass
+    if _installed("cupy") and _cuda_devices() > 0:
+        names.append("cupy")
     return names
+
+
+def _cuda_devices() -> int:
+    """GPUs CuPy sees (0 without a driver)."""
+    import cupy
+
+    try:
+        return cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError:
+        return 0
 
 
 def _make(name: str, device: str | None) -> ArrayBackend:

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import array_api_compat.numpy as np_xp
 import numpy as np

@@ -35,6 +35,9 @@ def register(backend) -> None:
     common_kernels.register(backend)
 
 
+_UPDATE = {"none": "set", "add": "add", "mul": "multiply", "max": "max", "min": "min"}
+
+
 class _Kernels:
     def __init__(self, jnp, lax):
         self.jnp, self.lax = jnp, lax
@@ -132,7 +135,7 @@ class _Kernels:
             init = np.iinfo(dt).min
         else:
             return NotImplemented
-        kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(
+        kernel, strides, dilations, begins, _ends, out = _geometry_from_attrs(
             X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
         if min(out, default=1) <= 0:
             return NotImplemented
@@ -167,10 +170,9 @@ class _Kernels:
         return a / b
 
     # ------------------------------------------------------------------ scatters
-    _UPDATE = {"none": "set", "add": "add", "mul": "multiply", "max": "max", "min": "min"}
 
     def _scatter(self, data, key, updates, reduction):
-        method = self._UPDATE.get(reduction)
+        method = _UPDATE.get(reduction)
         if method is None:
             return NotImplemented
         return getattr(data.at[key], method)(updates)

@@ -82,7 +82,3 @@ class TorchBackend(ArrayBackend):
         if x.dtype is torch.bfloat16:
             return x.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         return x.numpy()
-
-    def run_context(self):
-        # no autograd bookkeeping (version counters, views tracking) during a run
-        return self._torch.inference_mode()

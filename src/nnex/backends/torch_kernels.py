@@ -59,6 +59,9 @@ def _pairs(begins, ends):
     return out
 
 
+_REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
+
+
 class _Kernels:
     def __init__(self, torch, F, backend):
         self.torch, self.F = torch, F
@@ -139,7 +142,7 @@ class _Kernels:
         nsp = X.ndim - 2
         if nsp not in _SPATIAL or not X.is_floating_point() or X.is_complex():
             return NotImplemented
-        kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(
+        kernel, strides, dilations, begins, _ends, out = _geometry_from_attrs(
             X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
         if min(out, default=1) <= 0:
             return NotImplemented
@@ -286,18 +289,17 @@ class _Kernels:
         return self.F.pad(data, _pairs(begins, ends), value=value)
 
     # ------------------------------------------------------------------ scatters
-    _REDUCE = {"add": "sum", "mul": "prod", "max": "amax", "min": "amin"}
 
     def scatter_elements(self, xp, data, indices, updates, *, axis=0, reduction="none"):
         torch = self.torch
-        if reduction not in ("none", *self._REDUCE) or data.dtype == torch.bool and reduction != "none":
+        if reduction not in ("none", *_REDUCE) or data.dtype == torch.bool and reduction != "none":
             return NotImplemented
         axis = axis % data.ndim if data.ndim else 0
         idx = indices.long()
         idx = torch.where(idx < 0, idx + data.shape[axis], idx)
         if reduction == "none":
             return data.scatter(axis, idx, updates)
-        return data.scatter_reduce(axis, idx, updates, self._REDUCE[reduction], include_self=True)
+        return data.scatter_reduce(axis, idx, updates, _REDUCE[reduction], include_self=True)
 
     def scatter(self, xp, data, indices, updates, *, axis=0):
         return self.scatter_elements(xp, data, indices, updates, axis=axis)
@@ -306,7 +308,7 @@ class _Kernels:
         """Rows of ``data`` seen as (prod(shape[:k]), rest): one scatter along axis 0 of the
         linear row index of every update (duplicates accumulate under a reduction)."""
         torch = self.torch
-        if reduction not in ("none", *self._REDUCE) or data.dtype == torch.bool and reduction != "none":
+        if reduction not in ("none", *_REDUCE) or data.dtype == torch.bool and reduction != "none":
             return NotImplemented
         k = indices.shape[-1]
         idx = indices.long()
@@ -322,7 +324,7 @@ class _Kernels:
         if reduction == "none":
             out = flat.scatter(0, index, upd)
         else:
-            out = flat.scatter_reduce(0, index, upd, self._REDUCE[reduction], include_self=True)
+            out = flat.scatter_reduce(0, index, upd, _REDUCE[reduction], include_self=True)
         return out.reshape(data.shape)
 
     # ------------------------------------------------------------------ recurrent

@@ -40,7 +40,7 @@ _E8M0 = np.dtype(ml_dtypes.float8_e8m0fnu)
 _STRING = np.dtype(object)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def onnx_to_numpy_dtype(to) -> np.dtype:
     """NumPy dtype of an ONNX element type given as its enum int or (Cast-1) its name."""
     if isinstance(to, str):

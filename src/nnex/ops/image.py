@@ -83,7 +83,7 @@ def _resize_plan(shape, roi, scales, sizes, axes, policy):
             scl, outs = ratios, sizes
     elif scales is not None:
         scl = [float(s) for s in scales]
-        outs = [int(math.floor(s * shape[d])) for s, d in zip(scl, axes)]
+        outs = [math.floor(s * shape[d]) for s, d in zip(scl, axes)]
     else:
         raise ValueError("Resize needs one of 'scales' or 'sizes'")
     plan = []
@@ -169,7 +169,7 @@ def _filter_table(x, in_size, scale, mode, cubic_a, antialias, exclude_outside):
     """
     radius = 1 if mode == "linear" else 2
     support = min(scale, 1.0) if antialias else 1.0
-    lo = int(math.floor(-radius / support)) + 1
+    lo = math.floor(-radius / support) + 1
     taps = np.arange(lo, 1 - lo + 1)
     idx = np.floor(x)[:, None].astype(np.int64) + taps[None, :]
     dist = (idx - x[:, None]) * support
@@ -506,7 +506,7 @@ def _roi_align(
     xp, X, rois, batch_indices, *, half_pixel, mode, output_height, output_width, sampling_ratio,
     spatial_scale,
 ):
-    N, C, H, W = X.shape
+    _N, C, H, W = X.shape
     rois = np.asarray(rois)
     batch = np.asarray(batch_indices).reshape(-1).astype(np.int64)
     # Sample positions are formed in the rois' precision (at least float32), so

@@ -137,7 +137,7 @@ def average_counts(in_shape, kernel, strides, dilations, begins, ends, out, coun
 @op("LpPool", since=(1, 2, 18))
 def lp_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, p=2, pads=None,
             strides=None):
-    kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(
+    kernel, strides, dilations, begins, _ends, out = _geometry_from_attrs(
         X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
     total = _sum_pool(X, kernel, strides, dilations, begins, out, power=p)
     return (total ** (1.0 / p)).astype(X.dtype, copy=False)
@@ -171,7 +171,7 @@ def _flat_index(out_shape, pos, kernel, strides, dilations, begins, in_shape, st
 @op("MaxPool", since=(1, 8, 10, 12, 22))
 def max_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None,
              storage_order=0, strides=None, _n_outputs=1):
-    kernel, strides, dilations, begins, ends, out = _geometry_from_attrs(
+    kernel, strides, dilations, begins, _ends, out = _geometry_from_attrs(
         X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
     x = np.asarray(X)
     in_shape = x.shape[2:]

@@ -18,7 +18,6 @@ import numpy as np
 from .dtypes import numpy_dtype
 from .registry import op
 
-
 # ----------------------------------------------------------------------------- axes
 
 

@@ -13,7 +13,7 @@ reverse direction from the last step down then starts each entry at its own
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .registry import op
 

@@ -425,7 +425,7 @@ def eye_like(xp, input, *, dtype=None, k=0):
 
 
 def _range_count(start, limit, delta) -> int:
-    return max(int(math.ceil((limit - start) / delta)), 0)
+    return max(math.ceil((limit - start) / delta), 0)
 
 
 @op("Range", since=11, host_inputs=(0, 1, 2))

@@ -141,7 +141,7 @@ class Planner:
             if s is None:
                 if v.const is not None:
                     s = slots[id(v)] = new_slot()
-                    plan.consts.append((s, self.backend.asarray(v.const.numpy())))
+                    plan.consts.append((s, self.backend.constant(v.const.numpy())))
                     plan.const_slots[v.name] = s
                 elif parent_lookup is not None:
                     ps = parent_lookup(v)
@@ -159,7 +159,7 @@ class Planner:
                 slot_of(v)
             elif v.const is not None:
                 # an input with a default (IR < 4): the initializer fills the slot when not fed
-                plan.consts.append((slots[id(v)], self.backend.asarray(v.const.numpy())))
+                plan.consts.append((slots[id(v)], self.backend.constant(v.const.numpy())))
                 plan.const_slots[v.name] = slots[id(v)]
 
         nodes = [PlanNode(n.op_type, n.domain, list(n.inputs), list(n.outputs), dict(n.attributes),
@@ -282,11 +282,11 @@ class Planner:
                 raise NnexError(f"node {pn.name!r} ({pn.op_type}) uses domain {domain or 'ai.onnx'!r}, "
                                 "which the model does not import (opset_import)")
             opset = 1
+        if (domain, pn.op_type, "") in self.functions:
+            return None  # model-local functions take precedence over the standard library
         override = self.backend.kernel_override(domain, pn.op_type, opset)
         if override is not None:
             return override
-        if (domain, pn.op_type, "") in self.functions:
-            return None  # model-local functions take precedence over the standard library
         return lookup(domain, pn.op_type, opset)
 
     def _bind(self, kernel, attrs: dict, has_sub: bool):

@@ -213,6 +213,10 @@ class InferenceSession:
 
     def run(self, output_names, input_feed: dict, run_options=None) -> list:
         """Outputs (all when ``output_names`` is None), as NumPy arrays, in the order asked."""
+        with self._backend.run_context():
+            return self._run(output_names, input_feed)
+
+    def _run(self, output_names, input_feed: dict) -> list:
         plan = self._plan
         if not isinstance(input_feed, dict):
             raise InvalidInputError(f"input_feed must be a dict of name -> array, got {type(input_feed).__name__}")
