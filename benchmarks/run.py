@@ -50,6 +50,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--recheck-reference", action="store_true",
                    help="try onnx.reference again on models an earlier run found too slow")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    p.add_argument("--settle", type=float, default=0.15,
+                   help="untimed pause before each engine's block of runs, for the previous engine's "
+                        "spinning threads to go idle (seconds, default 0.15)")
     p.add_argument("--profile", type=int, default=0, metavar="K",
                    help="after the run, cProfile nnex on the K models with the highest ratio to onnxruntime")
     p.add_argument("--profile-top", type=int, default=5, help="kernels listed per profiled model (default 5)")
@@ -165,7 +168,8 @@ def run(args) -> dict:
             res = bench_model(path, providers=providers, batch=batch, repeat=args.repeat,
                               inputs=make_feeds(name, batch), reference=use_ref,
                               reference_cap_s=args.reference_cap, time_budget_s=args.budget,
-                              memory=not args.no_memory, progress=lambda m: print(m, flush=True))
+                              memory=not args.no_memory, settle_s=args.settle,
+                              progress=lambda m: print(m, flush=True))
             ref = res["engines"].get(REFERENCE)
             if ref and ref.get("status") == "skipped" and "takes more than" in ref.get("note", ""):
                 skips.remember(path, batch, args.reference_cap, ref["note"])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import array_api_compat.numpy as np_xp
 import numpy as np
 
+from ..ops.registry import lookup
 from .base import ArrayBackend
+from .numpy_kernels import DONORS, FAST
 
 
 class NumpyBackend(ArrayBackend):
@@ -19,8 +23,25 @@ class NumpyBackend(ArrayBackend):
         return x if type(x) is np.ndarray else np.asarray(x)
 
     def kernel_override(self, domain: str, op_type: str, opset: int):
-        # the registry's kernels are NumPy kernels: nothing to adapt, nothing to pay per call
-        return None
+        # the registry's kernels are NumPy kernels: nothing to adapt, nothing to pay per call;
+        # only the hot ops get NumPy's own versions (numpy_kernels.py)
+        fast_versions = FAST.get((domain, op_type))
+        if fast_versions is None:
+            return None
+        kernel = lookup(domain, op_type, opset)
+        fast = None if kernel is None else fast_versions.get(kernel.since)
+        if fast is None:
+            return None
+        standard = kernel.fn
+
+        def fn(xp, *inputs, **attrs):
+            r = fast(*inputs, **attrs)
+            return standard(xp, *inputs, **attrs) if r is NotImplemented else r
+
+        fn.__name__ = getattr(fast, "__name__", op_type)
+        # what the planner needs to let the result overwrite a dying input (runtime/inplace.py)
+        fn.nnex_inplace = (fast, DONORS.get((domain, op_type), ()), standard)
+        return dataclasses.replace(kernel, fn=fn)
 
     def wrap_kernel(self, kernel):
         return kernel

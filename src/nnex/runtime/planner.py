@@ -20,6 +20,7 @@ from ..ir.value import Value
 from ..ops.registry import lookup
 from .errors import NnexError, UnsupportedOpError
 from .functions import PlanNode, find_function, inline
+from .inplace import plan_donations
 
 A = onnx.AttributeProto
 NONE_SLOT = 0  # always None: a missing optional input
@@ -167,6 +168,7 @@ class Planner:
         pending = list(reversed(nodes))
         depth: dict[int, int] = {}
         reads_per_step: list[list[int]] = []
+        inplace_steps: dict[int, tuple] = {}
         while pending:
             pn = pending.pop()
             if (pn.domain, pn.op_type) in PLANNED_OPS:
@@ -225,12 +227,17 @@ class Planner:
             if "_output_dtypes" in kernel.runtime_params:
                 attrs["_output_dtypes"] = [_dtype_or_none(v) for v in pn.outputs]
             call = self._bind(kernel, attrs, has_sub)
+            inplace = getattr(kernel.fn, "nnex_inplace", None)
+            if inplace is not None and not has_sub:
+                inplace_steps[len(plan.steps)] = (inplace[0], inplace[1], attrs)
             plan.steps.append([call, tuple(ins), tuple(outs), (), has_sub])
             plan.labels.append((pn.name, pn.op_type, pn.scope))
             reads_per_step.append(ins + sub_reads)
 
         plan.output_slots = [slot_of(v) for v in graph.outputs]
         self._plan_frees(plan, reads_per_step)
+        if inplace_steps:
+            plan_donations(plan, inplace_steps)
         plan.steps = [tuple(s) for s in plan.steps]
         plan.finish()
         return plan
@@ -340,6 +347,8 @@ def execute(plan: Plan, env: list) -> None:
             else:
                 for s, v in zip(outs, r):
                     env[s] = v
+            # no stray reference to a result: the next node may overwrite it in place (inplace.py)
+            r = v = None
             for s in frees:
                 env[s] = None
     except NnexError as e:

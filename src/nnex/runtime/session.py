@@ -38,6 +38,8 @@ class SessionOptions:
         self.log_severity_level = 2
         self.optimized_model_filepath = ""
         self.enable_profiling = False
+        # onnxruntime's name: on the CPU, freed activations are kept for the next run (memory_arena.py)
+        self.enable_cpu_mem_arena = True
 
 
 class NodeArg:
@@ -137,6 +139,10 @@ class InferenceSession:
         t0 = time.perf_counter()
         self._options = sess_options or SessionOptions()
         self._backend = get_backend(providers)
+        if self._options.enable_cpu_mem_arena and self._backend.device == "cpu":
+            from .memory_arena import keep_freed_memory
+
+            keep_freed_memory()
         model = load(path_or_bytes)
         if not isinstance(model, Model):
             raise InvalidModelError("expected a model")

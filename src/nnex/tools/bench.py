@@ -8,8 +8,12 @@ How it measures, and why:
 
 - Every engine gets its session built (timed), then one untimed warm-up run whose outputs are
   compared with onnxruntime's. The timed runs are interleaved: round after round, each engine runs
-  once (a slower engine is spread evenly over the rounds when it gets fewer runs), so drift in the
-  machine's load touches every engine alike and the ratios stay meaningful on a busy machine.
+  a block of runs (one run, or as many as fill ``block_s`` for a fast model; a slower engine is spread
+  evenly over the rounds when it gets fewer runs), so drift in the machine's load touches every
+  engine alike and the ratios stay meaningful on a busy machine.
+- Before each block the process sleeps ``settle_s`` (not timed): thread pools busy-wait after their
+  work (OpenBLAS's workers about 110 ms after a BLAS call, onnxruntime's about 60 ms after a run,
+  measured), and an engine timed while the previous one's threads still spin loses a core to them.
 - Without ``repeat`` the number of timed runs per engine comes from a time budget
   (``time_budget_s``, shared by the engines), between ``min_runs`` and ``max_runs``.
 - onnx.reference (opt-in) gets one warm-up run under a wall-clock cap (``reference_cap_s``); when it
@@ -245,12 +249,20 @@ def _runs_per_engine(first_run_s: dict, repeat: int | None, budget_s: float, min
     return runs
 
 
-def _schedule(runs: dict) -> list[list[str]]:
-    """Rounds of engine names: each engine appears ``runs[e]`` times, spread evenly over the rounds."""
-    total = max(runs.values(), default=0)
+def _schedule(runs: dict, block: dict | None = None) -> list[list[tuple[str, int]]]:
+    """Rounds of ``(engine, runs in its block)``: each engine gets ``runs[e]`` runs in all, in blocks of
+    at most ``block[e]`` (1 by default), spread evenly over the rounds."""
+    block = block or {}
+    blocks = {e: -(-n // max(1, block.get(e, 1))) for e, n in runs.items()}   # blocks per engine
+    total = max(blocks.values(), default=0)
     rounds = []
     for r in range(total):
-        rnd = [e for e, n in runs.items() if (r + 1) * n // total > r * n // total]
+        rnd = []
+        for e, nb in blocks.items():
+            if (r + 1) * nb // total > r * nb // total:
+                done = r * nb // total            # blocks given to e before this round
+                size = runs[e] * (done + 1) // nb - runs[e] * done // nb
+                rnd.append((e, size))
         # rotate the order so no engine always runs right after the same neighbour
         k = r % len(rnd) if rnd else 0
         rounds.append(rnd[k:] + rnd[:k])
@@ -366,7 +378,7 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
                 compare_ort: bool = True, *, inputs: dict | None = None, dims: dict | None = None,
                 reference: bool = False, reference_cap_s: float = 30.0, time_budget_s: float = 10.0,
                 min_runs: int = 3, max_runs: int = 200, slow_engine_s: float = 60.0,
-                memory: bool = False, seed: int = 0,
+                settle_s: float = 0.15, block_s: float = 0.1, memory: bool = False, seed: int = 0,
                 rtol: float = RTOL, atol: float = ATOL,
                 progress: Callable[[str], None] | None = None) -> dict:
     """Measure ``path`` on nnex (each of ``providers``, default every available backend) and onnxruntime.
@@ -374,7 +386,9 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
     ``inputs`` gives the feeds (random ones of the declared shapes otherwise, see ``random_feeds``);
     ``repeat`` fixes the number of timed runs per engine; otherwise they come from ``time_budget_s``
     (between ``min_runs`` and ``max_runs``, and fewer than ``min_runs``, one at least, where those would
-    take more than ``slow_engine_s``); onnx.reference, which is opt-in, always stays within the budget. Returns a JSON-ready dict:
+    take more than ``slow_engine_s``); onnx.reference, which is opt-in, always stays within the budget.
+    ``settle_s`` is the untimed pause before each block of runs, ``block_s`` how long a block of a fast
+    engine's runs lasts (module docstring). Returns a JSON-ready dict:
     per engine its status, build time, latency statistics, ratio to onnxruntime, correctness against
     onnxruntime and (``memory=True``) peak memory. A backend that cannot run the model is reported
     as skipped with the reason, not raised.
@@ -391,6 +405,7 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
         "inputs": {k: {"shape": list(np.shape(v)), "dtype": str(getattr(v, "dtype", type(v).__name__))}
                    for k, v in feeds.items()},
         "settings": {"repeat": repeat, "time_budget_s": time_budget_s, "rtol": rtol, "atol": atol,
+                     "settle_s": settle_s, "block_s": block_s,
                      "reference_cap_s": reference_cap_s if reference else None},
         "engines": {},
     }
@@ -450,12 +465,16 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
             result["engines"][REFERENCE]["timed_warm_up_run"] = True
             del runs[REFERENCE]
     perf = time.perf_counter
-    for rnd in _schedule(runs):
-        for name in rnd:
+    block = {e: max(1, int(block_s // max(first_run[e], 1e-6))) for e in runs} if len(runs) > 1 else None
+    for rnd in _schedule(runs, block):
+        for name, size in rnd:
+            if settle_s > 0 and len(runs) > 1:
+                time.sleep(settle_s)
             run = engines[name].run
-            t0 = perf()
-            run(feeds)
-            times[name].append(perf() - t0)
+            for _ in range(size):
+                t0 = perf()
+                run(feeds)
+                times[name].append(perf() - t0)
     for name, ts in times.items():
         rec = result["engines"][name]
         rec.update(_stats(ts))
