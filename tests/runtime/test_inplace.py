@@ -196,3 +196,33 @@ def test_clip_matches_onnxruntime(bounds):
     x = (np.random.default_rng(8).standard_normal((5, 7)) * 3).astype(np.float32)
     x[0, 0] = np.nan
     _check(m, {"x": x})
+
+
+@pytest.mark.parametrize("axis", [-1, 1])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_layer_normalization_matches_onnxruntime(axis, with_bias):
+    rng = np.random.default_rng(9)
+    shape = (2, 5, 16)
+    norm_shape = list(shape[axis:]) if axis > 0 else [shape[-1]]
+    inits = [onnx.numpy_helper.from_array(rng.standard_normal(norm_shape).astype(np.float32), "s")]
+    ins = ["a", "s"]
+    if with_bias:
+        inits.append(onnx.numpy_helper.from_array(rng.standard_normal(norm_shape).astype(np.float32), "b"))
+        ins.append("b")
+    nodes = [helper.make_node("Add", ["x", "x"], ["a"]),
+             helper.make_node("LayerNormalization", ins, ["y"], axis=axis, epsilon=1e-3)]
+    m = _model(nodes, [("x", F, list(shape))], [("y", F, list(shape))], inits)
+    _check(m, {"x": (rng.standard_normal(shape) * 3 + 1).astype(np.float32)}, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("exponent", [2.0, 3.0, 1.0, 0.5, -1.0, 1.7])
+@pytest.mark.parametrize("exp_type", [np.float32, np.int64])
+def test_pow_by_one_exponent_matches_onnxruntime(exponent, exp_type):
+    if exp_type is np.int64 and exponent != int(exponent):
+        pytest.skip("integer exponent")
+    e = onnx.numpy_helper.from_array(np.array(exponent, dtype=exp_type), "e")
+    nodes = [helper.make_node("Add", ["x", "x"], ["a"]), helper.make_node("Pow", ["a", "e"], ["y"])]
+    m = _model(nodes, [("x", F, [4, 6])], [("y", F, [4, 6])], [e])
+    x = np.random.default_rng(10).standard_normal((4, 6)).astype(np.float32)
+    x[0, :3] = [0.0, -0.0, np.inf]
+    _check(m, {"x": x})

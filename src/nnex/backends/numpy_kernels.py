@@ -87,10 +87,31 @@ def clip_attrs(x, out=None, *, max=3.4028234663852886e38, min=-3.402823466385288
     return clip(x, min, max, out=out)
 
 
+# elements per block of a long elementwise composite: its temporaries then stay in the L2 cache
+# (measured on a 128x3072 Erf: 1.3 ms in blocks of 64Ki against 6.9 ms in one piece)
+_BLOCK = 1 << 16
+
+
+def _blocked(fn, x, out):
+    """``fn(x, out)`` over blocks of a contiguous ``x``; the whole array at once otherwise."""
+    if x.size <= _BLOCK or not x.flags.c_contiguous or (out is not None and not out.flags.c_contiguous):
+        return fn(x, out)
+    if out is None:
+        out = np.empty_like(x)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(0, xf.size, _BLOCK):
+        fn(xf[i:i + _BLOCK], of[i:i + _BLOCK])
+    return out
+
+
 def erf_float32(x, out=None):
-    """erf of a float32 array with the op library's rational approximation (3 temporaries)."""
+    """erf of a float32 array with the op library's rational approximation."""
     if type(x) is not np.ndarray or x.dtype != _F32:
         return NotImplemented
+    return _blocked(_erf_block, x, out)
+
+
+def _erf_block(x, out):
     xc = np.clip(x, -ERF_CLAMP, ERF_CLAMP, out=out)
     t = np.multiply(xc, xc)
     p = np.multiply(t, np.float32(ERF_P[-1]))
@@ -111,6 +132,10 @@ def erf_float32(x, out=None):
 def gelu(x, out=None, *, approximate="none"):
     if type(x) is not np.ndarray or x.dtype != _F32:
         return NotImplemented
+    return _blocked(lambda xb, ob: _gelu_block(xb, ob, approximate), x, out)
+
+
+def _gelu_block(x, out, approximate):
     if approximate == "tanh":
         inner = np.multiply(x, x)
         inner *= np.float32(0.044715)
@@ -120,7 +145,7 @@ def gelu(x, out=None, *, approximate="none"):
         np.tanh(inner, out=inner)
     else:
         inner = np.multiply(x, np.float32(1.0 / math.sqrt(2.0)))
-        inner = erf_float32(inner, out=inner)
+        inner = _erf_block(inner, inner)
     inner += np.float32(1.0)
     inner *= np.float32(0.5)
     return np.multiply(x, inner, out=out)
@@ -135,6 +160,95 @@ def softmax(x, out=None, *, axis=-1):
     return y
 
 
+def layer_norm(x, scale, b=None, out=None, *, axis=-1, epsilon=1e-5, stash_type=1):
+    """LayerNormalization over the last axis of a float32 input (the common case)."""
+    if (type(x) is not np.ndarray or x.dtype != _F32 or x.ndim == 0 or axis not in (-1, x.ndim - 1)
+            or int(stash_type) != 1 or not _same_float(x, scale) or (b is not None and not _same_float(x, b))):
+        return NotImplemented
+    if not _fits(out, x, scale, *(() if b is None else (b,))):
+        return NotImplemented
+    mean = np.mean(x, axis=-1, keepdims=True)
+    d = np.subtract(x, mean, out=out)
+    var = np.vecdot(d, d)[..., None]
+    var /= np.float32(x.shape[-1])
+    var += np.float32(epsilon)
+    inv_std = np.sqrt(var, out=var)
+    np.reciprocal(inv_std, out=inv_std)
+    d *= inv_std
+    d *= scale
+    if b is not None:
+        d += b
+    return d, mean, inv_std
+
+
+_LSTM_DEFAULT = ("Sigmoid", "Tanh", "Tanh")
+
+
+def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, out=None, *,
+         activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
+         hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
+    """LSTM with the default activations, no clip, no peepholes and full-length sequences.
+
+    Per step: one GEMM into a preallocated gate buffer, then the three sigmoid gates (i, o, f
+    are adjacent columns) and the tanh candidate in place, the new hidden state written
+    straight into Y. The op library's LSTM allocates a dozen arrays per step.
+    """
+    dirs = 2 if direction == "bidirectional" else 1 if direction in ("forward", "reverse") else 0
+    if not dirs or clip is not None or P is not None or input_forget or not _float(X):
+        return NotImplemented
+    if activations is not None:
+        names = tuple(a.decode() if isinstance(a, bytes) else str(a) for a in activations)
+        if names != _LSTM_DEFAULT * dirs:
+            return NotImplemented
+    dt = X.dtype
+    if any(v is not None and (type(v) is not np.ndarray or v.dtype != dt) for v in (W, R, B, initial_h, initial_c)):
+        return NotImplemented
+    x = X.transpose(1, 0, 2) if layout else X
+    T, N = x.shape[0], x.shape[1]
+    H = R.shape[-1]
+    if sequence_lens is not None and (np.asarray(sequence_lens) < T).any():
+        return NotImplemented
+    h0 = initial_h.transpose(1, 0, 2) if (layout and initial_h is not None) else initial_h
+    c0 = initial_c.transpose(1, 0, 2) if (layout and initial_c is not None) else initial_c
+    Y = np.empty((T, dirs, N, H), dtype=dt)
+    h_last = np.zeros((dirs, N, H), dtype=dt)
+    c_last = np.zeros((dirs, N, H), dtype=dt)
+    gates = np.empty((N, 4 * H), dtype=dt)
+    with np.errstate(over="ignore"):
+        for d in range(dirs):
+            xw = np.matmul(x, W[d].T)
+            if B is not None:
+                xw += B[d, :4 * H] + B[d, 4 * H:]
+            rt = R[d].T
+            h = h_last[d] if h0 is None else h0[d]
+            c = c_last[d]
+            if c0 is not None:
+                c[...] = c0[d]
+            sig, cand = gates[:, :3 * H], gates[:, 3 * H:]
+            i_g, o_g, f_g = sig[:, :H], sig[:, H:2 * H], sig[:, 2 * H:]
+            steps = range(T - 1, -1, -1) if (direction == "reverse" or d == 1) else range(T)
+            for t in steps:
+                np.matmul(h, rt, out=gates)
+                gates += xw[t]
+                np.negative(sig, out=sig)
+                np.exp(sig, out=sig)
+                sig += 1
+                np.reciprocal(sig, out=sig)
+                np.tanh(cand, out=cand)
+                c *= f_g
+                i_g *= cand
+                c += i_g
+                h = Y[t, d]
+                np.tanh(c, out=h)
+                h *= o_g
+            h_last[d] = h
+    if layout:
+        outs = (Y.transpose(2, 0, 1, 3), h_last.transpose(1, 0, 2), c_last.transpose(1, 0, 2))
+    else:
+        outs = (Y, h_last, c_last)
+    return outs if _n_outputs is None else outs[:max(_n_outputs, 1)]
+
+
 # ------------------------------------------------------------------------------------ binary
 def _binary_kernel(ufunc):
     def kernel(a, b, out=None):
@@ -144,6 +258,26 @@ def _binary_kernel(ufunc):
 
     kernel.__name__ = ufunc.__name__
     return kernel
+
+
+def power(x, y, out=None):
+    """Pow of a float array by one exponent: squares and cubes as products (NumPy's float32
+    power by an array exponent goes through the general powf: 8x slower)."""
+    if not _float(x) or not isinstance(y, (np.ndarray, np.generic)) or y.size != 1 or y.dtype.kind not in "fiu":
+        return NotImplemented
+    if out is not None and out.shape != x.shape:
+        return NotImplemented
+    e = float(y.reshape(-1)[0])
+    if e == 2.0:
+        return np.multiply(x, x, out=out)
+    if e == 3.0:
+        sq = np.multiply(x, x)
+        return np.multiply(sq, x, out=out)
+    if e == 1.0:
+        return np.positive(x, out=out)
+    if y.dtype.kind == "f" and y.dtype.itemsize > x.dtype.itemsize:
+        return NotImplemented    # the op library computes in the wider type
+    return np.power(x, x.dtype.type(e), out=out)
 
 
 # (domain, op_type) -> {standard kernel's since: fast kernel}
@@ -164,6 +298,9 @@ _register("Clip", (6,), clip_attrs)
 _register("Erf", (9, 13), erf_float32)
 _register("Gelu", (20,), gelu)
 _register("Softmax", (13,), softmax)
+_register("LayerNormalization", (17,), layer_norm)
+_register("LSTM", (7, 14), lstm, donors=())
+_register("Pow", (7, 12, 13, 15), power)
 _register("Reciprocal", (6, 13), reciprocal)
 for _op, _uf in (("Tanh", np.tanh), ("Exp", np.exp), ("Neg", np.negative), ("Abs", np.absolute),
                  ("Sqrt", np.sqrt), ("Log", np.log)):
