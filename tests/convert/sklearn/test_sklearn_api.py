@@ -91,7 +91,7 @@ def test_refusals_name_the_problem():
 
 
 def test_unconvertible_settings_are_refused():
-    from sklearn.decomposition import NMF
+    from sklearn.decomposition import NMF, DictionaryLearning
     from sklearn.dummy import DummyClassifier
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.preprocessing import FunctionTransformer
@@ -100,8 +100,12 @@ def test_unconvertible_settings_are_refused():
     cases = [
         (fitted(DummyClassifier(strategy="stratified"), X, y), X, "stratified"),
         (fitted(FunctionTransformer(lambda a: a * 2), X), X, "cannot be converted"),
-        (fitted(NMF(2, max_iter=50), np.abs(X)), np.abs(X), "NMF"),
-        (fitted(CountVectorizer(analyzer="char"), ["ab cd", "ef"]), np.array(["ab"], dtype=object), "analyzer"),
+        (fitted(DictionaryLearning(2, max_iter=5, random_state=0), X), X, "DictionaryLearning"),
+        # a coordinate order drawn afresh at every transform
+        (fitted(NMF(2, max_iter=50, shuffle=True), np.abs(X)), np.abs(X), "random_state"),
+        (fitted(CountVectorizer(analyzer=str.split), ["ab cd", "ef"]), np.array(["ab"], dtype=object), "analyzer"),
+        (fitted(CountVectorizer(analyzer="char", strip_accents="unicode"), ["ab cd", "ef"]),
+         np.array(["ab"], dtype=object), "strip_accents"),
     ]
     for model, sample, message in cases:
         with pytest.raises(ConversionError, match=message):

@@ -5,9 +5,13 @@ Outputs (the contract, see docs/converters.md):
 * classifiers: ``label`` (N,) and ``probabilities`` (N, n_classes), the latter
   decision_function scores where the model has no predict_proba (binary: [-s, s]);
   ``zipmap=True`` turns probabilities into a list of {class: probability} maps;
+  multilabel (every target 0/1): ``label`` (N, k) and the probability of label 1 (N, k);
+  other multi-output: ``label`` (N, k) and each target's probabilities side by side;
 * regressors: ``prediction``, (N,) or (N, n_targets) as the model's predict returns;
 * outlier detectors: ``label`` (N,) in {-1, 1} and ``scores`` (N,), decision_function;
 * clusterers with predict: ``label`` (N,) (and ``output`` when they transform);
+  mixtures (GaussianMixture): ``label`` (N,) and ``probabilities`` (N, n_components);
+* NearestNeighbors: ``indices`` (N, n_neighbors) and ``distances``, as kneighbors(X);
 * transformers: ``output``.
 
 Inputs: one tensor ``X`` for an array sample (float, or string for string data); for a
@@ -33,18 +37,22 @@ from . import (  # noqa: F401  (registration)
     encoders,
     ensemble_meta,
     feature_selection,
+    gaussian_process,
     imputers,
     kernels,
+    lda,
     linear,
+    mixture,
     mlp,
     naive_bayes,
     neighbors,
+    nmf,
     preprocessing,
     svm,
     text,
     trees,
 )
-from ._context import BOOL, FLOAT, INT, STR, Classified, Ctx, Data, Outliers, Table, label_array
+from ._context import BOOL, FLOAT, INT, STR, Classified, Ctx, Data, Neighbors, Outliers, Table, label_array
 from ._registry import has_predictor, has_transformer, predict, transform
 
 _OPTIONS = {"dtype", "zipmap", "name", "method"}
@@ -81,6 +89,14 @@ def convert(model, X_sample=None, *, dtype=np.float32, zipmap: bool = False, nam
         ctx.b.output(res.scores, "scores", dtype=ctx.dtype, shape=["N"])
     elif role == "clusterer":
         res = predict(ctx, model, x)
+        if isinstance(res, Neighbors):  # NearestNeighbors: kneighbors(X)
+            ctx.b.output(res.indices, "indices", dtype=np.int64, shape=["N", None])
+            ctx.b.output(res.distances, "distances", dtype=ctx.dtype, shape=["N", None])
+            return ctx.b.to_proto()
+        if isinstance(res, Classified):  # a mixture: the component and its probabilities
+            ctx.b.output(res.label, "label", dtype=np.int64, shape=["N"])
+            ctx.b.output(res.scores, "probabilities", dtype=ctx.dtype, shape=["N", len(res.classes)])
+            return ctx.b.to_proto()
         ctx.b.output(res.v, "label", dtype=np.int64, shape=["N"])
         if has_transformer(model):
             out = transform(ctx, model, x)
@@ -122,6 +138,8 @@ def _role(model) -> str:
         clusterer = getattr(model, "_estimator_type", None) == "clusterer"
     if clusterer and has_predictor(model):
         return "clusterer"
+    if has_predictor(model) and not hasattr(model, "transform"):
+        return "clusterer"  # a mixture model (it predicts components), NearestNeighbors
     return "transformer"
 
 
@@ -173,6 +191,15 @@ def _classifier_outputs(ctx: Ctx, res: Classified, zipmap: bool) -> None:
             raise ConversionError("zipmap applies to single-target classifiers only")
         ctx.b.output(res.label, "label", dtype=np.int64, shape=["N", None])
         ctx.b.output(res.scores, "probabilities", dtype=ctx.dtype, shape=["N", None])
+        return
+    if res.targets is not None:
+        # multi-output: labels (N, n_targets), each target's probabilities side by side
+        if zipmap:
+            raise ConversionError("zipmap applies to single-target classifiers only")
+        labels = label_array(res.targets[0])
+        lab_elem = TensorProto.STRING if labels.dtype == object else helper.np_dtype_to_tensor_dtype(labels.dtype)
+        ctx.b.output(res.label, "label", dtype=lab_elem, shape=["N", len(res.targets)])
+        ctx.b.output(res.scores, "probabilities", dtype=ctx.dtype, shape=["N", sum(len(c) for c in res.targets)])
         return
     labels = label_array(res.classes)
     lab_elem = TensorProto.STRING if labels.dtype == object else helper.np_dtype_to_tensor_dtype(labels.dtype)

@@ -9,6 +9,7 @@ ColumnTransformer reads by column; everything else sees it concatenated.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass, field
 
@@ -55,7 +56,10 @@ class Classified:
 
     ``decision`` is decision_function as (N, 1) for two classes or (N, n_classes),
     where the model has one (meta-estimators read it); ``is_proba`` says whether
-    ``scores`` is predict_proba. A multilabel model has labels and scores (N, n_labels).
+    ``scores`` is predict_proba. A multilabel model (every target 0/1) has labels and scores
+    (N, n_labels), the scores being the probability of label 1. A multi-output model with other
+    targets has ``targets`` (the classes of each target), labels (N, n_targets) and scores
+    (N, sum of n_classes): each target's predict_proba side by side.
     """
 
     label: Value
@@ -64,6 +68,7 @@ class Classified:
     is_proba: bool = True
     decision: Value | None = None
     multilabel: bool = False
+    targets: list | None = None
 
 
 @dataclass
@@ -72,6 +77,14 @@ class Outliers:
 
     label: Value
     scores: Value
+
+
+@dataclass
+class Neighbors:
+    """kneighbors' outputs: indices (N, k) int64 and distances (N, k), nearest first."""
+
+    indices: Value
+    distances: Value
 
 
 class _Builder(GraphBuilder):
@@ -261,9 +274,65 @@ class Ctx:
         self.b.graph.inputs.append(v)
         return v
 
+    def annotate(self, v: Value, elem, shape) -> Value:
+        """Record v's type in the graph's value_info: shape inference cannot type the output
+        of a contrib-domain op, and some standard ops' inference fails on an untyped input."""
+        v.type = tensor_type(elem, shape)
+        self.b.graph.value_info.append(v)
+        return v
+
     def result(self, v: Value, name: str, dtype, shape) -> Value:
         """A graph output of a subgraph, under a fresh name."""
         return self.b.output(v, self.b._fresh(name), dtype=dtype, shape=shape)
+
+
+def in_double(fn):
+    """Run a converter in double and cast its float outputs back, for computations whose
+    float rounding would show (libsvm's sums over support vectors, radius tests, iterations)."""
+    @functools.wraps(fn)
+    def wrapper(ctx, est, x):
+        x = ctx.float(x)
+        dctx = ctx.with_dtype(np.float64)
+        res = fn(dctx, est, Data(ctx.to_dtype(x.v, np.float64), x.kind, x.width, x.ndim))
+
+        def back(v):
+            return v if v is None else dctx.to_dtype(v, ctx.dtype)
+
+        if isinstance(res, Classified):
+            return Classified(res.label, back(res.scores), res.classes, res.is_proba, back(res.decision),
+                              res.multilabel, res.targets)
+        if isinstance(res, Outliers):
+            return Outliers(res.label, back(res.scores))
+        if isinstance(res, Neighbors):
+            return Neighbors(res.indices, back(res.distances))
+        return Data(back(res.v) if res.kind == FLOAT else res.v, res.kind, res.width, res.ndim)
+
+    return wrapper
+
+
+def multi_target(ctx: Ctx, owner, results: list[Classified]) -> Classified:
+    """One Classified from one single-target result per output (a multi-output model).
+
+    Every target 0/1: the multilabel form (labels and the probability of label 1, (N, k));
+    otherwise labels (N, k) and each target's scores side by side."""
+    classes = [np.asarray(r.classes) for r in results]
+    if all(len(c) == 2 and c.dtype.kind in "iub" and c.tolist() == [0, 1] for c in classes):
+        label = _hcat(ctx, [ctx.as_column(ctx.cast(r.label, np.int64)) for r in results])
+        # column 1: the probability of label 1, or the decision s of the [-s, s] pair
+        scores = _hcat(ctx, [ctx.col(r.scores, 1) for r in results])
+        return Classified(label, scores, np.array([0, 1]), is_proba=all(r.is_proba for r in results),
+                          multilabel=True)
+    kinds = {label_array(c).dtype for c in classes}
+    if len(kinds) > 1:
+        raise ConversionError(f"{type(owner).__name__}: the targets' class labels have different types "
+                              f"{sorted(str(k) for k in kinds)}; the label output must be one tensor")
+    label = _hcat(ctx, [ctx.as_column(r.label) for r in results])
+    scores = _hcat(ctx, [r.scores for r in results])
+    return Classified(label, scores, classes[0], is_proba=all(r.is_proba for r in results), targets=classes)
+
+
+def _hcat(ctx: Ctx, vs: list) -> Value:
+    return vs[0] if len(vs) == 1 else ctx.op.Concat(*vs, axis=1)
 
 
 def label_array(classes: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._context import FLOAT, Data
 from ._kernels import pairwise_kernel
-from ._registry import transformer, unsupported
+from ._registry import predictor, transformer, unsupported
 
 
 def _affine(ctx, x, w, b=None) -> Data:
@@ -85,6 +85,51 @@ def _kernel_pca(ctx, est, x):
     return Data(ctx.op.MatMul(k, ctx.const(alphas)), FLOAT, alphas.shape[1])
 
 
-@transformer("NMF", "MiniBatchNMF", "LatentDirichletAllocation", "DictionaryLearning", "MiniBatchDictionaryLearning")
+@transformer("DictionaryLearning", "MiniBatchDictionaryLearning")
 def _iterative(ctx, est, x):
     raise unsupported(est, "transform (it solves an optimisation problem per sample, iterated to a tolerance)")
+
+
+@transformer("NeighborhoodComponentsAnalysis")
+def _nca(ctx, est, x):
+    return _affine(ctx, x, np.asarray(est.components_, np.float64).T)
+
+
+@transformer("BernoulliRBM")
+def _bernoulli_rbm(ctx, est, x):
+    # transform: the hidden units' activation probabilities
+    h = _affine(ctx, x, np.asarray(est.components_, np.float64).T, est.intercept_hidden_)
+    return Data(ctx.op.Sigmoid(h.v), FLOAT, h.width)
+
+
+# ------------------------------------------------------------------ cross decomposition
+
+
+def _pls_scaled(ctx, est, x):
+    """(X - x_mean) / x_std as a Data."""
+    x = ctx.matrix(ctx.float(x))
+    mean = np.asarray(est._x_mean, np.float64)
+    std = np.asarray(est._x_std, np.float64)
+    return Data(ctx.op.Div(ctx.op.Sub(x.v, ctx.const(mean[None])), ctx.const(std[None])), FLOAT, x.width)
+
+
+@transformer("PLSRegression", "PLSCanonical", "CCA")
+def _pls_transform(ctx, est, x):
+    return _affine(ctx, _pls_scaled(ctx, est, x), est.x_rotations_)
+
+
+@transformer("PLSSVD")
+def _pls_svd_transform(ctx, est, x):
+    return _affine(ctx, _pls_scaled(ctx, est, x), est.x_weights_)
+
+
+@predictor("PLSRegression", "PLSCanonical", "CCA")
+def _pls_predict(ctx, est, x):
+    # predict centres X but does not scale it: coef_ holds the scaling
+    x = ctx.matrix(ctx.float(x))
+    coef = np.asarray(est.coef_, np.float64)  # (n_targets, n_features)
+    mean = np.asarray(est._x_mean, np.float64)
+    out = ctx.linear(x.v, coef.T, np.asarray(est.intercept_, np.float64) - mean @ coef.T)
+    if est._predict_1d:
+        return Data(ctx.flat(out), ndim=1)
+    return Data(out, FLOAT, coef.shape[0])

@@ -158,3 +158,12 @@ def _label_binarizer(ctx, est, x):
     unknown = np.full(table.shape[1], float(est.neg_label))
     out = encode_column(ctx, x, classes, table, unknown)
     return Data(ctx.op.Cast(out, to=onnx.TensorProto.INT64), INT, table.shape[1])
+
+
+@transformer("TargetEncoder")
+def _target_encoder(ctx, est, x):
+    # transform (not fit_transform, which cross-fits) looks each category up; unknown ones
+    # get the target mean: both probed from the encoder itself
+    k = len(est.classes_) if est.target_type_ == "multiclass" else 1
+    slices = [slice(j * k, (j + 1) * k) for j in range(len(est.categories_))]
+    return _encode_all(ctx, est, x, slices, np.nan)

@@ -5,8 +5,9 @@ their outputs the way the meta-estimator's predict / predict_proba combine them.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
-from ._context import FLOAT, Classified, Ctx, Data, label_array
+from ._context import FLOAT, Classified, Ctx, Data, label_array, multi_target
 from ._registry import name_of, predict, predictor, transform, transformer, unsupported
 from .compose import select_columns
 
@@ -48,12 +49,10 @@ def _onehot(ctx: Ctx, label, classes):
 
 @predictor("OneVsRestClassifier")
 def _one_vs_rest(ctx, est, x):
-    if est.multilabel_:
-        raise unsupported(est, "multilabel targets")
     classes = np.asarray(est.classes_)
-    if any(name_of(e) == "_ConstantPredictor" for e in est.estimators_):
-        raise unsupported(est, "a class seen alone in training (constant sub-predictor)")
     res = [predict(ctx, e, x) for e in est.estimators_]
+    if est.multilabel_:
+        return _one_vs_rest_multilabel(ctx, est, res)
     has_decision = all(r.decision is not None for r in res)
     has_proba = all(r.is_proba for r in res)
     scores = _hcat(ctx, [_binary_score(ctx, e, r) for e, r in zip(est.estimators_, res)])
@@ -74,6 +73,32 @@ def _one_vs_rest(ctx, est, x):
         raise unsupported(est, "sub-estimators with neither predict_proba nor decision_function")
     out = ctx.signed_columns(scores) if len(res) == 1 else scores
     return Classified(label, out, classes, is_proba=False, decision=scores)
+
+
+def _one_vs_rest_multilabel(ctx, est, res):
+    """Multilabel one-vs-rest: label j is on where estimator j's score passes the threshold
+    scikit-learn takes from the first estimator (0 for a decision function, else 0.5)."""
+    from sklearn.base import is_classifier
+
+    first = est.estimators_[0]
+    thresh = 0.0 if hasattr(first, "decision_function") and is_classifier(first) else 0.5
+    scores = _hcat(ctx, [_binary_score(ctx, e, r) for e, r in zip(est.estimators_, res)])
+    label = ctx.op.Cast(ctx.op.Greater(scores, ctx.scalar(thresh)), to=onnx.TensorProto.INT64)
+    if all(r.is_proba for r in res):
+        return Classified(label, _hcat(ctx, [ctx.col(r.scores, 1) for r in res]), np.array([0, 1]),
+                          multilabel=True)
+    return Classified(label, scores, np.array([0, 1]), is_proba=False, multilabel=True)
+
+
+@predictor("_ConstantPredictor")
+def _constant_predictor(ctx, est, x):
+    """One-vs-rest's stand-in for a label seen alone in training: decision_function and
+    predict give that label (0 or 1), predict_proba [1 - y, y]."""
+    y = float(np.asarray(est.y_).ravel()[0])
+    rows = ctx.op.Shape(ctx.matrix(x).v, start=0, end=1)
+    decision = ctx.op.Expand(ctx.const([[y]]), ctx.op.Concat(rows, ctx.i64([1]), axis=0))
+    label = ctx.op.Expand(ctx.i64([int(y)]), rows)
+    return Classified(label, ctx.binary_columns(decision), np.array([0, 1]), decision=decision)
 
 
 def ovr_votes(ctx: Ctx, pred01, conf, k: int):
@@ -344,10 +369,41 @@ def _classifier_chain(ctx, est, x):
 
 @predictor("MultiOutputClassifier")
 def _multi_output_classifier(ctx, est, x):
-    res = [predict(ctx, e, x) for e in est.estimators_]
-    if not all(len(r.classes) == 2 and set(np.asarray(r.classes).tolist()) == {0, 1} for r in res):
-        raise unsupported(est, "targets other than binary 0/1 labels (the outputs would not be one tensor)")
-    label = _hcat(ctx, [ctx.as_column(ctx.cast(r.label, np.int64)) for r in res])
-    scores = _hcat(ctx, [response(ctx, e, r, ("predict_proba", "decision_function"))
-                         for e, r in zip(est.estimators_, res)])
-    return Classified(label, scores, np.array([0, 1]), multilabel=True)
+    return multi_target(ctx, est, [predict(ctx, e, x) for e in est.estimators_])
+
+
+# ------------------------------------------------------------------ decision thresholds
+
+
+@predictor("FixedThresholdClassifier", "TunedThresholdClassifierCV")
+def _threshold_classifier(ctx, est, x):
+    """The positive class where the sub-estimator's score for it reaches the threshold;
+    probabilities and decision scores are the sub-estimator's."""
+    inner = getattr(est, "estimator_", est.estimator)
+    classes = np.asarray(est.classes_)
+    r = predict(ctx, inner, x)
+    methods = ["predict_proba", "decision_function"] if est.response_method == "auto" else [est.response_method]
+    method = next((m for m in methods if hasattr(inner, m)), None)
+    if method is None:
+        raise unsupported(est, f"a sub-estimator without {' or '.join(methods)}")
+    if name_of(est) == "TunedThresholdClassifierCV":
+        pos_label, threshold = est._curve_scorer._get_pos_label(), float(est.best_threshold_)
+    else:
+        pos_label = est.pos_label
+        threshold = est.threshold if est.threshold != "auto" else (0.5 if method == "predict_proba" else 0.0)
+    pos = len(classes) - 1 if pos_label is None else int(np.flatnonzero(classes == pos_label)[0])
+    if method == "predict_proba":
+        if not r.is_proba:
+            raise unsupported(est, f"{name_of(inner)} without predict_proba")
+        score = ctx.col(r.scores, pos)
+    else:
+        if r.decision is None:
+            raise unsupported(est, f"{name_of(inner)} without decision_function")
+        score = r.decision if pos == 1 else ctx.op.Neg(r.decision)
+    # _threshold_scores_to_class_labels: [negative, positive][score >= threshold]
+    neg = 0 if pos_label is None else int(np.flatnonzero(classes != pos_label)[0])
+    order = np.array([neg, 1 if pos_label is None else pos])
+    hit = ctx.op.GreaterOrEqual(ctx.flat(score), ctx.scalar(float(threshold)))
+    hit = ctx.op.Cast(hit, to=onnx.TensorProto.INT64)
+    label = ctx.labels_from_index(ctx.op.Gather(ctx.i64(order), hit, axis=0), classes)
+    return Classified(label, r.scores, classes, is_proba=r.is_proba, decision=r.decision)

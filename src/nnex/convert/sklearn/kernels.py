@@ -36,3 +36,14 @@ def _kernel_ridge(ctx, est, x):
     dual = np.asarray(est.dual_coef_, np.float64)
     out = ctx.op.MatMul(k, ctx.const(dual.reshape(len(dual), -1)))
     return Data(ctx.flat(out), ndim=1) if dual.ndim == 1 else Data(out, width=dual.shape[1])
+
+
+@transformer("KernelCenterer")
+def _kernel_centerer(ctx, est, x):
+    k = ctx.matrix(ctx.float(x))
+    rows = np.asarray(est.K_fit_rows_, np.float64)
+    # K - fit_rows - mean(K over the fitted columns) + fit_all
+    pred_cols = ctx.op.Div(ctx.sum(k.v), ctx.scalar(rows.shape[0]))
+    out = ctx.op.Sub(ctx.op.Sub(k.v, ctx.const(rows[None])), pred_cols)
+    out = ctx.op.Add(out, ctx.scalar(float(est.K_fit_all_)))
+    return Data(out, FLOAT, k.width)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.value import Value
-from ._context import Classified, Ctx, Data
+from ._context import Classified, Ctx, Data, Outliers
 from ._registry import predict, predictor, unsupported
 
 
@@ -114,3 +114,13 @@ def _glm(ctx, est, x):
 @predictor("RANSACRegressor")
 def _ransac(ctx, est, x):
     return predict(ctx, est.estimator_, x)
+
+
+@predictor("SGDOneClassSVM")
+def _sgd_one_class_svm(ctx, est, x):
+    x = ctx.float(x)
+    d = ctx.flat(decision(ctx, x, np.asarray(est.coef_, np.float64).reshape(1, -1),
+                          -np.asarray(est.offset_, np.float64).ravel()[:1]))
+    # predict: 1 where the decision is >= 0, else -1
+    label = ctx.op.Where(ctx.op.GreaterOrEqual(d, ctx.scalar(0.0)), ctx.i64(1), ctx.i64(-1))
+    return Outliers(label, d)

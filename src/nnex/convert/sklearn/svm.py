@@ -9,12 +9,10 @@ sample stopping at libsvm's own tolerance), so predict_proba matches to rounding
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import onnx
 
-from ._context import Classified, Ctx, Data, Outliers
+from ._context import Classified, Ctx, Data, Outliers, in_double
 from ._kernels import kernel
 from ._registry import predictor, unsupported
 
@@ -143,26 +141,8 @@ def _couple(ctx: Ctx, r, k: int):
     return ctx.op.Loop(ctx.i64(max(100, k)), ctx.b.const(np.array(True)), p0, body=body.b.graph)
 
 
-def _in_double(fn):
-    """Run a converter in double and cast its float outputs back: libsvm computes in
-    double, and sums over many support vectors lose too much in float."""
-    @functools.wraps(fn)
-    def wrapper(ctx, est, x):
-        x = ctx.float(x)
-        dctx = ctx.with_dtype(np.float64)
-        res = fn(dctx, est, Data(ctx.to_dtype(x.v, np.float64), x.kind, x.width, x.ndim))
-        back = (lambda v: v if v is None else dctx.to_dtype(v, ctx.dtype))
-        if isinstance(res, Classified):
-            return Classified(res.label, back(res.scores), res.classes, res.is_proba, back(res.decision))
-        if isinstance(res, Outliers):
-            return Outliers(res.label, back(res.scores))
-        return Data(back(res.v), res.kind, res.width, res.ndim)
-
-    return wrapper
-
-
 @predictor("SVC", "NuSVC")
-@_in_double
+@in_double
 def _svc(ctx, est, x):
     x = ctx.float(x)
     classes = np.asarray(est.classes_)
@@ -190,14 +170,14 @@ def _svc(ctx, est, x):
 
 
 @predictor("SVR", "NuSVR")
-@_in_double
+@in_double
 def _svr(ctx, est, x):
     x = ctx.float(x)
     return Data(ctx.flat(ovo_decision(ctx, est, x.v)), ndim=1)
 
 
 @predictor("OneClassSVM")
-@_in_double
+@in_double
 def _one_class_svm(ctx, est, x):
     x = ctx.float(x)
     dec = ctx.flat(ovo_decision(ctx, est, x.v))

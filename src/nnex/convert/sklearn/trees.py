@@ -6,19 +6,20 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ._context import Classified, Ctx, Data, Outliers
+from ._context import Classified, Ctx, Data, Outliers, multi_target
 from ._forest import Tree, ensemble, from_sklearn
-from ._registry import name_of, predict, predictor, transform, unsupported
+from ._registry import name_of, predict, predictor, transform, transformer, unsupported
 
 
-def _single_output(est):
-    if getattr(est, "n_outputs_", 1) != 1 and hasattr(est, "classes_") and isinstance(est.classes_, list):
-        raise unsupported(est, "multi-output classification")
+def _output_classes(est) -> list:
+    """The classes of each output (one array for a single-output model)."""
+    return list(est.classes_) if est.n_outputs_ > 1 else [np.asarray(est.classes_)]
 
 
-def _class_values(tree_, n_classes: int) -> np.ndarray:
-    """The class distribution each node predicts (predict_proba of one tree)."""
-    return np.asarray(tree_.value)[:, 0, :n_classes]
+def _all_class_values(tree_, classes: list) -> np.ndarray:
+    """(n_nodes, sum of n_classes): each output's class distribution side by side."""
+    value = np.asarray(tree_.value)
+    return np.concatenate([value[:, k, :len(c)] for k, c in enumerate(classes)], axis=1)
 
 
 def _regression_values(tree_) -> np.ndarray:
@@ -29,13 +30,25 @@ def _regression_data(ctx: Ctx, v, n_outputs: int) -> Data:
     return Data(ctx.flat(v), ndim=1) if n_outputs == 1 else Data(v, width=n_outputs)
 
 
+def _classified(ctx: Ctx, est, proba, classes: list) -> Classified:
+    """Labels from (N, sum of n_classes) probabilities: each output's argmax."""
+    if len(classes) == 1:
+        return Classified(ctx.argmax_labels(proba, classes[0]), proba, classes[0])
+    results, start = [], 0
+    for c in classes:
+        p = ctx.op.Slice(proba, ctx.i64([start]), ctx.i64([start + len(c)]), ctx.i64([1]))
+        results.append(Classified(ctx.argmax_labels(p, c), p, c))
+        start += len(c)
+    return multi_target(ctx, est, results)
+
+
 @predictor("DecisionTreeClassifier", "ExtraTreeClassifier")
 def _tree_classifier(ctx, est, x):
-    _single_output(est)
     x = ctx.float(x)
-    n = len(est.classes_)
-    p = ensemble(ctx, x.v, [from_sklearn(est.tree_, _class_values(est.tree_, n))], n, round_to_float32=True)
-    return Classified(ctx.argmax_labels(p, est.classes_), p, est.classes_)
+    classes = _output_classes(est)
+    values = _all_class_values(est.tree_, classes)
+    p = ensemble(ctx, x.v, [from_sklearn(est.tree_, values)], values.shape[1], round_to_float32=True)
+    return _classified(ctx, est, p, classes)
 
 
 @predictor("DecisionTreeRegressor", "ExtraTreeRegressor")
@@ -48,13 +61,11 @@ def _tree_regressor(ctx, est, x):
 
 @predictor("RandomForestClassifier", "ExtraTreesClassifier")
 def _forest_classifier(ctx, est, x):
-    _single_output(est)
     x = ctx.float(x)
-    n = len(est.classes_)
-    trees = [from_sklearn(e.tree_, _class_values(e.tree_, n)) for e in est.estimators_]
-    s = ensemble(ctx, x.v, trees, n, round_to_float32=True)
-    p = ctx.op.Div(s, ctx.scalar(len(trees)))
-    return Classified(ctx.argmax_labels(p, est.classes_), p, est.classes_)
+    classes = _output_classes(est)
+    trees = [from_sklearn(e.tree_, _all_class_values(e.tree_, classes)) for e in est.estimators_]
+    s = ensemble(ctx, x.v, trees, sum(len(c) for c in classes), round_to_float32=True)
+    return _classified(ctx, est, ctx.op.Div(s, ctx.scalar(len(trees))), classes)
 
 
 @predictor("RandomForestRegressor", "ExtraTreesRegressor")
@@ -256,3 +267,19 @@ def _adaboost_regressor(ctx, est, x):
     reached = ctx.op.GreaterOrEqual(cdf, ctx.op.Mul(total, ctx.b.const(np.float64(0.5))))
     at = ctx.op.ArgMax(ctx.op.Cast(reached, to=onnx.TensorProto.INT32), axis=1, keepdims=1)
     return Data(ctx.flat(ctx.op.GatherElements(values, at, axis=1)), ndim=1)
+
+
+# ------------------------------------------------------------------ random trees embedding
+
+
+@transformer("RandomTreesEmbedding")
+def _random_trees_embedding(ctx, est, x):
+    """The one-hot encoding of the leaf each tree sends a sample to."""
+    xf = ctx.float(x)
+    trees = []
+    for j, e in enumerate(est.estimators_):
+        t = from_sklearn(e.tree_, np.arange(e.tree_.node_count, dtype=np.float64).reshape(-1, 1))
+        t.first_target = j
+        trees.append(t)
+    leaves = ensemble(ctx, xf.v, trees, len(trees), round_to_float32=True)  # (N, n_trees) leaf ids
+    return transform(ctx, est.one_hot_encoder_, Data(leaves, width=len(trees)))
