@@ -6,6 +6,7 @@ import logging
 
 from ..ir.io import load
 from ..ir.model import Model
+from .attention_fusion import AttentionFusion
 from .clone import clone_model
 from .common_subexpression import CommonSubexpressionElimination
 from .constant_folding import ConstantFolding
@@ -53,7 +54,8 @@ def passes_for_level(level) -> list:
              DeadCodeElimination()]
     if n == BASIC:
         return basic
-    fusions = [ConvBatchNormFold(), ConvAddBias(), MatMulAddGemm(), GeluFusion(), LayerNormFusion()]
+    fusions = [ConvBatchNormFold(), ConvAddBias(), MatMulAddGemm(), GeluFusion(), LayerNormFusion(),
+               AttentionFusion()]
     return basic[:-1] + fusions + basic[-1:]
 
 
