@@ -226,3 +226,28 @@ def test_pow_by_one_exponent_matches_onnxruntime(exponent, exp_type):
     x = np.random.default_rng(10).standard_normal((4, 6)).astype(np.float32)
     x[0, :3] = [0.0, -0.0, np.inf]
     _check(m, {"x": x})
+
+
+@pytest.mark.parametrize("mask", [None, "bool", "float", "bool_empty_row"])
+@pytest.mark.parametrize("causal", [0, 1])
+def test_attention_matches_onnxruntime(mask, causal):
+    rng = np.random.default_rng(11)
+    b, h, sq, sk, d = 2, 3, 5, 5, 8
+    inputs = [("q", F, [b, h, sq, d]), ("k", F, [b, h, sk, d]), ("v", F, [b, h, sk, d])]
+    feeds = {n: rng.standard_normal(s).astype(np.float32) for n, _, s in inputs}
+    names = ["q", "k", "v"]
+    if mask is not None:
+        if mask.startswith("bool"):
+            m = rng.random((b, 1, sq, sk)) > 0.3
+            m[..., 0] = True
+            if mask == "bool_empty_row":
+                m[1, 0, 2, :] = False
+            inputs.append(("m", TensorProto.BOOL, [b, 1, sq, sk]))
+        else:
+            m = np.where(rng.random((sq, sk)) > 0.3, 0.0, -1e9).astype(np.float32)
+            inputs.append(("m", F, [sq, sk]))
+        feeds["m"] = m
+        names.append("m")
+    node = helper.make_node("Attention", names, ["y"], is_causal=causal, scale=0.3)
+    model = _model([node], inputs, [("y", F, [b, h, sq, d])], opset=23)
+    _check(model, feeds, rtol=1e-5, atol=1e-6)

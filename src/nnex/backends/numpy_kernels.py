@@ -280,6 +280,53 @@ def power(x, y, out=None):
     return np.power(x, x.dtype.type(e), out=out)
 
 
+def attention(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None, out=None, *,
+              is_causal=0, kv_num_heads=None, q_num_heads=None, qk_matmul_output_mode=0, scale=None,
+              softcap=0.0, softmax_precision=None, left_window_size=-1, right_window_size=-1, _n_outputs=None):
+    """Attention-23/24 in its common form (4-D float32 Q/K/V with equal heads, no cache, one output):
+    the scores buffer is biased, masked and normalized in place."""
+    if (_n_outputs != 1 or past_key is not None or past_value is not None or nonpad_kv_seqlen is not None
+            or softcap or left_window_size >= 0 or right_window_size >= 0
+            or softmax_precision not in (None, 1)):
+        return NotImplemented
+    if any(type(a) is not np.ndarray or a.dtype != _F32 or a.ndim != 4 for a in (Q, K, V)):
+        return NotImplemented
+    if K.shape[1] != Q.shape[1] or V.shape[1] != Q.shape[1]:
+        return NotImplemented
+    sq, sk = Q.shape[2], K.shape[2]
+    mask = attn_mask
+    if mask is not None:
+        if type(mask) is not np.ndarray or mask.dtype not in (_F32, np.dtype(bool)) or mask.shape[-1] != sk:
+            return NotImplemented
+        try:
+            np.broadcast_shapes(mask.shape, Q.shape[:2] + (sq, sk))
+        except ValueError:
+            return NotImplemented
+    if scale is None:
+        scale = 1.0 / math.sqrt(Q.shape[-1])
+    root = np.float32(math.sqrt(scale))
+    s = np.matmul(Q * root, np.swapaxes(K * root, -1, -2))
+    if s.shape[:2] != Q.shape[:2]:
+        return NotImplemented
+    ninf = np.float32(-np.inf)
+    if mask is not None:
+        if mask.dtype == bool:
+            np.copyto(s, ninf, where=np.logical_not(mask))
+        else:
+            s += mask
+    if is_causal:
+        np.copyto(s, ninf, where=np.triu(np.ones((sq, sk), dtype=bool), k=1))
+    # softmax over keys; a row with every key masked gives zeros (the spec), not NaN
+    m = np.max(s, axis=-1, keepdims=True)
+    m[m == ninf] = 0
+    s -= m
+    np.exp(s, out=s)
+    total = np.sum(s, axis=-1, keepdims=True)
+    total[total == 0] = 1
+    s /= total
+    return (np.matmul(s, V),)
+
+
 # (domain, op_type) -> {standard kernel's since: fast kernel}
 FAST: dict[tuple[str, str], dict[int, object]] = {}
 # (domain, op_type) -> input positions whose buffer the result may take
@@ -301,6 +348,7 @@ _register("Softmax", (13,), softmax)
 _register("LayerNormalization", (17,), layer_norm)
 _register("LSTM", (7, 14), lstm, donors=())
 _register("Pow", (7, 12, 13, 15), power)
+_register("Attention", (23, 24, 25), attention, donors=())
 _register("Reciprocal", (6, 13), reciprocal)
 for _op, _uf in (("Tanh", np.tanh), ("Exp", np.exp), ("Neg", np.negative), ("Abs", np.absolute),
                  ("Sqrt", np.sqrt), ("Log", np.log)):
