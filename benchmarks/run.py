@@ -33,6 +33,14 @@ from benchmarks.report import geomean, write_markdown
 REFERENCE_SKIPS = "reference_skips.json"
 
 
+def _default_providers(nnex) -> list:
+    """Every installed backend, and torch.compile of nnex.to_torch's module where torch is there."""
+    providers = list(nnex.get_available_providers())
+    if "torch" in providers:
+        providers.append("torch.compile")
+    return providers
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(MODELS),
@@ -43,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--budget", type=float, default=6.0,
                    help="seconds of timed runs per model and batch size, shared by the engines (default 6)")
     p.add_argument("--providers", default=None,
-                   help="nnex backends, comma-separated (default: nnex.get_available_providers())")
+                   help="nnex backends, comma-separated, and 'torch.compile' (torch.compile of nnex.to_torch's "
+                        "module); default: every installed backend plus torch.compile")
     p.add_argument("--no-reference", action="store_true", help="leave onnx.reference out")
     p.add_argument("--reference-cap", type=float, default=30.0,
                    help="skip onnx.reference on a model when one run takes longer (seconds, default 30)")
@@ -133,7 +142,7 @@ def run(args) -> dict:
     import nnex
     from nnex.tools.bench import REFERENCE, bench_model, format_profile, profile_kernels
 
-    providers = args.providers or nnex.get_available_providers()
+    providers = args.providers or _default_providers(nnex)
     out_path = Path(args.out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     skips = ReferenceSkips(Path(args.cache_dir), args.recheck_reference)

@@ -126,9 +126,37 @@ def _timed(build: Callable[[], Any]) -> tuple[Any, float]:
     return obj, time.perf_counter() - t0
 
 
+TORCH_COMPILE = "torch.compile"
+
+
+def build_torch_compile(model_path: str) -> Engine:
+    """``torch.compile(nnex.to_torch(model))``: the model as a PyTorch module, compiled (at its first run)."""
+    import torch
+
+    import nnex
+
+    def build():
+        module = nnex.to_torch(model_path).eval()
+        return module, torch.compile(module)
+
+    (module, compiled), dt = _timed(build)
+    names = [i.name for i in nnex.InferenceSession(model_path, providers=["numpy"]).get_inputs()]
+
+    def run(feeds):
+        with torch.inference_mode():
+            out = compiled(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names])
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        return [o.numpy() for o in outs]
+
+    return Engine(f"nnex:{TORCH_COMPILE}", run, dt, module)
+
+
 def build_nnex(model_path: str, provider: str) -> Engine:
     """An nnex session on one backend; raises when that backend cannot run here."""
     import nnex
+
+    if provider == TORCH_COMPILE:
+        return build_torch_compile(model_path)
 
     sess, dt = _timed(lambda: nnex.InferenceSession(model_path, providers=[provider]))
     got = sess.get_providers()[0] if sess.get_providers() else "?"
