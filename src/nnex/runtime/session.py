@@ -81,6 +81,8 @@ class _InputSpec:
         if self.kind == "tensor_type" and tp.tensor_type.elem_type:
             self.dtype = np_dtype_of(tp.tensor_type.elem_type)
             self.shape = shape_of(tp)
+        elif self.kind == "map_type" and tp.map_type.value_type.tensor_type.elem_type:
+            self.dtype = np_dtype_of(tp.map_type.value_type.tensor_type.elem_type)  # of the map's values
         self.optional_default = v.const is not None
 
     def check(self, x):
@@ -94,7 +96,13 @@ class _InputSpec:
         if self.kind == "map_type":
             if not isinstance(x, dict):
                 raise InvalidInputError(f"input {self.name!r}: expected a map (dict), got {type(x).__name__}")
-            return x
+            if self.dtype is None or self.dtype == object:
+                return x
+            try:  # Python numbers take the declared value type (the kernels read it off the values)
+                return {k: self.dtype.type(v) for k, v in x.items()}
+            except (TypeError, ValueError):
+                raise InvalidInputError(f"input {self.name!r}: the map's values must be numbers of type "
+                                        f"{_tname(self.dtype)}") from None
         if isinstance(x, onnx.TensorProto):
             x = onnx.numpy_helper.to_array(x)
         if not hasattr(x, "dtype") or not hasattr(x, "shape"):

@@ -158,7 +158,7 @@ def _n_features(model) -> int | None:
             return int(fn())
     for attr in ("n_features_in_", "n_features_"):
         n = getattr(model, attr, None)
-        if isinstance(n, (int, np.integer)):
+        if isinstance(n, (int, np.integer)) and n > 0:  # a CatBoost model loaded from a file says 0
             return int(n)
     names = getattr(model, "feature_names_", None)  # CatBoost
     if names:

@@ -76,3 +76,15 @@ def test_pickle_warns_and_unknown_files_are_refused(tmp_path):
     (tmp_path / "x.bin").write_bytes(b"\x00\x01garbage")
     with pytest.raises(ConversionError, match="unknown model format"):
         convert_file(tmp_path / "x.bin", tmp_path / "o.onnx")
+
+
+def test_catboost_cbm_without_sample(tmp_path):
+    """A CatBoost model loaded from a file says n_features_in_ == 0: the zeros sample is as
+    wide as its feature names."""
+    cb = pytest.importorskip("catboost")
+    X, y = data()
+    m = cb.CatBoostRegressor(iterations=5, depth=3, verbose=0, thread_count=1).fit(X, y)
+    m.save_model(str(tmp_path / "model.cbm"))
+    proto = convert_file(tmp_path / "model.cbm", tmp_path / "m.onnx")
+    assert proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value == X.shape[1]
+    assert_close("file_cb_nosample", "prediction", _run(tmp_path / "m.onnx", X)[0], m.predict(X), np.float32)

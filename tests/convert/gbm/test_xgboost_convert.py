@@ -3,6 +3,8 @@
 XGBoost computes in float32, so the double models are compared at float32 precision too.
 """
 
+import json
+
 import numpy as np
 import pytest
 from gbm_check import check_classifier, check_regressor, convert_and_run, data, f32, frame_feeds
@@ -131,9 +133,39 @@ def test_multi_target_regression():
     Y = np.stack([y, -2 * y + 1], axis=1)
     m = xgb.XGBRegressor(n_estimators=5, max_depth=3, n_jobs=1).fit(X, Y)
     check_regressor("xgb_multi_target", convert_and_run(m, X), m.predict(X), np.float32, **TOL)
-    tree = xgb.XGBRegressor(n_estimators=2, tree_method="hist", multi_strategy="multi_output_tree").fit(X, Y)
-    with pytest.raises(ConversionError, match="multi-output trees"):
-        nnex.convert(tree, X[:5])
+
+
+
+@pytest.mark.parametrize("dtype", BOTH)
+def test_multi_output_trees(dtype):
+    """multi_strategy="multi_output_tree": one tree for every target, a vector in each leaf."""
+    X, y = _with_nans()
+    Y = np.stack([y, -2 * y + 1, np.sin(y)], axis=1)
+    Xp = _probe(X)
+    m = xgb.XGBRegressor(n_estimators=6, max_depth=4, tree_method="hist", multi_strategy="multi_output_tree",
+                         n_jobs=1).fit(X, Y)
+    check_regressor("xgb_multi_output_tree", convert_and_run(m, Xp, dtype), m.predict(Xp), dtype, **TOL)
+    labels = np.digitize(y, [-1, 0, 1])
+    c = xgb.XGBClassifier(n_estimators=6, max_depth=3, tree_method="hist", multi_strategy="multi_output_tree",
+                          n_jobs=1).fit(X, labels)
+    check_classifier("xgb_multi_output_tree_cls", convert_and_run(c, Xp, dtype), c.predict(Xp), c.predict_proba(Xp),
+                     dtype, **TOL)
+
+
+@pytest.mark.parametrize("dtype", BOTH)
+def test_gblinear_intercepts(dtype):
+    """gblinear adds the first intercept to every output, whatever the others are (a multi-class
+    model fits one intercept a class, a multi-target one a target)."""
+    X, y = data(seed=4)
+    Xp = _probe(X)
+    c = xgb.XGBClassifier(n_estimators=10, booster="gblinear", n_jobs=1).fit(X, np.digitize(y, [-1, 1]))
+    base = np.asarray(json.loads(c.get_booster().save_config())["learner"]["learner_model_param"]["base_score"]
+                      .strip("[]").split(","), dtype=float)
+    assert len(set(base)) > 1, "the classes should have different intercepts"
+    check_classifier("xgb_gblinear_multiclass", convert_and_run(c, Xp, dtype), c.predict(Xp), c.predict_proba(Xp),
+                     dtype, **TOL)
+    r = xgb.XGBRegressor(n_estimators=10, booster="gblinear", n_jobs=1).fit(X, np.stack([y + 5, -y], axis=1))
+    check_regressor("xgb_gblinear_multi_target", convert_and_run(r, Xp, dtype), r.predict(Xp), dtype, **TOL)
 
 
 def test_errors():

@@ -14,8 +14,11 @@ value) as the sample of a model with categorical features; a sample that visibly
 values the model saw is refused.
 
 Outputs (docs/converters_gbm.md): classifiers ``label``, ``probabilities`` (Logloss,
-CrossEntropy: sigmoid; MultiClass: softmax; MultiClassOneVsAll: one sigmoid per class);
-regressors ``prediction`` (``exp`` for Poisson and Tweedie, as predict); ``raw_score=True``
+CrossEntropy: sigmoid; MultiClass: softmax; MultiClassOneVsAll: one sigmoid per class;
+multi-label MultiLogloss, MultiCrossEntropy: ``label`` (N, n_labels) 0/1 and the
+probability of each label (N, n_labels));
+regressors ``prediction`` (``exp`` for Poisson and Tweedie, as predict; RMSEWithUncertainty:
+(N, 2) mean and variance); ``raw_score=True``
 gives RawFormulaVal. Options: ``dtype``, ``zipmap``, ``name``, ``raw_score``.
 """
 
@@ -34,12 +37,14 @@ from ..lightgbm._common import (
     no_zipmap_for_regressors,
     regressor_output,
 )
-from ..sklearn._context import Ctx
+from ..sklearn import _classifier_outputs
+from ..sklearn._context import Classified, Ctx
 from ._graph import cat_hash_input, raw_scores
 from ._model import Model, check_coverage, read_cat_hashes, read_model
 
 _OPTIONS = COMMON_OPTIONS + ("raw_score",)
-_CLASSIFICATION = {"Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll"}
+_MULTILABEL = {"MultiLogloss", "MultiCrossEntropy"}
+_CLASSIFICATION = {"Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll"} | _MULTILABEL
 _EXP = {"Poisson", "Tweedie"}
 
 
@@ -67,7 +72,11 @@ def convert(model, X_sample=None, **options) -> onnx.ModelProto:
     if loss in _EXP:
         return regressor_output(ctx, ctx.op.Exp(raw), m.dim)
     if loss == "RMSEWithUncertainty":
-        raise ConversionError("CatBoost: RMSEWithUncertainty predictions are not supported (use raw_score=True)")
+        # predict gives [mean, variance]: the second raw value is log(sigma)
+        if m.dim != 2:
+            raise ConversionError(f"CatBoost: RMSEWithUncertainty with {m.dim} outputs (expected 2)")
+        var = ctx.op.Exp(ctx.op.Mul(ctx.col(raw, 1), ctx.scalar(2.0)))
+        return regressor_output(ctx, ctx.op.Concat(ctx.col(raw, 0), var, axis=1), 2)
     return regressor_output(ctx, raw, m.dim)
 
 
@@ -85,6 +94,11 @@ def _classifier(ctx: Ctx, model, m: Model, raw, zipmap: bool) -> onnx.ModelProto
             threshold = float(model.get_probability_threshold())
         label = ctx.threshold_labels(p1, classes, threshold)
         return classifier_outputs(ctx, label, ctx.binary_columns(p1), classes, zipmap)
+    if m.loss in _MULTILABEL:
+        # one sigmoid per label; predict gives 1 where it is above one half, i.e. the raw value above 0
+        label = ctx.op.Cast(ctx.op.Greater(raw, ctx.scalar(0.0)), to=onnx.TensorProto.INT64)
+        _classifier_outputs(ctx, Classified(label, ctx.op.Sigmoid(raw), np.array([0, 1]), multilabel=True), zipmap)
+        return ctx.b.to_proto()
     if m.loss == "MultiClass":
         proba = ctx.softmax(raw)
     elif m.loss == "MultiClassOneVsAll":
@@ -116,7 +130,8 @@ def _inputs(ctx: Ctx, model, m: Model, sample):
     if not all(isinstance(c, str) for c in columns):
         raise ConversionError("CatBoost: DataFrame column names must be strings to name the inputs")
     if cat_flat:
-        m.cat_hashes = read_cat_hashes(model, sample, [columns[j] for j in cat_flat])
+        m.cat_hashes = read_cat_hashes(model, sample, [columns[j] for j in cat_flat],
+                                       symmetric=not m.free_trees)
         check_coverage(m)
     values = {}
     for j, col in enumerate(columns):

@@ -5,16 +5,20 @@ float32). Each categorical input (strings) becomes its CatBoost hash through a
 LabelEncoder over the known values; a CTR's projection hash is chained in int64 with
 CatBoost's CalcHash (wrap-around multiplication, as the unsigned 64-bit original), and a
 second LabelEncoder maps it to the index of its row in a table of precomputed split bits.
-The leaf index of every tree is one MatMul of the bits with powers of two.
+The leaf index of every oblivious tree is one MatMul of the bits with powers of two;
+non-symmetric trees (Depthwise, Lossguide) are one TreeEnsemble over the same bits.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import onnx
 
 from ...ir.value import Value
 from ..sklearn._context import Ctx
+from ..sklearn._forest import Tree, ensemble
 from ._model import MAGIC, UNKNOWN_HASH, Model, Split, ctr_table, signed32, signed64
 
 _I64 = onnx.TensorProto.INT64
@@ -50,16 +54,46 @@ class _Features:
 def raw_scores(ctx: Ctx, model: Model, floats: Value, cats: list[Value]) -> Value:
     """(N, dim) ``scale * sum(leaf values) + bias`` in the context's float type."""
     feats = _Features(ctx, model, floats, cats)
-    used = sorted({i for idx, _ in model.trees for i in idx})
-    if not model.trees:
+    # a tree without splits (depth 0: CatBoost grows them, e.g. for MultiClassOneVsAll) is a constant
+    trees = [(idx, values) for idx, values in model.trees if idx]
+    constant = sum((values[0] for idx, values in model.trees if not idx), np.zeros(model.dim))
+    free = [t for t in model.free_trees if len(t.left) > 1]
+    constant = constant + sum((t.values[0] for t in model.free_trees if len(t.left) == 1), np.zeros(model.dim))
+    used = sorted({i for idx, _ in trees for i in idx} | {int(f) for t in free for f in t.feature if f >= 0})
+    if not used:
         rows = ctx.op.Shape(floats if floats is not None else cats[0], start=0, end=1)
-        return ctx.op.Expand(ctx.const(model.bias.reshape(1, -1)), ctx.op.Concat(rows, ctx.i64([model.dim]), axis=0))
+        value = model.scale * constant + model.bias
+        return ctx.op.Expand(ctx.const(value.reshape(1, -1)), ctx.op.Concat(rows, ctx.i64([model.dim]), axis=0))
     bits = _bits(ctx, feats, model, used)  # (N, len(used)) 0/1 in float32
     pos = {s: j for j, s in enumerate(used)}
-    powers = np.zeros((len(used), len(model.trees)), np.float32)
+    parts = []
+    if trees:
+        parts.append(_oblivious(ctx, model, bits, pos, trees))
+    if free:
+        parts.append(_free_trees(ctx, model, bits, pos, free))
+    s = parts[0] if len(parts) == 1 else ctx.op.Add(*parts)
+    if np.any(constant):
+        s = ctx.op.Add(s, ctx.const(constant.reshape(1, -1)))
+    if model.scale != 1.0:
+        s = ctx.op.Mul(s, ctx.scalar(model.scale))
+    return ctx.op.Add(s, ctx.const(model.bias.reshape(1, -1)))
+
+
+def _free_trees(ctx: Ctx, model: Model, bits: Value, pos: dict[int, int], free: list[Tree]) -> Value:
+    """(N, dim) sum of the non-symmetric trees: one TreeEnsemble over the split bits, a
+    node going right (the false branch of ``bit <= 0.5``) when its bit is 1."""
+    remapped = [replace(t, feature=np.asarray([pos[int(f)] if f >= 0 else f for f in t.feature], np.int64))
+                for t in free]
+    x = bits if ctx.dtype == np.float32 else ctx.op.Cast(bits, to=ctx.elem)
+    return ensemble(ctx, x, remapped, model.dim, round_to_float32=False)
+
+
+def _oblivious(ctx: Ctx, model: Model, bits: Value, pos: dict[int, int], trees: list) -> Value:
+    """(N, dim) sum of the oblivious trees' leaf values."""
+    powers = np.zeros((len(pos), len(trees)), np.float32)
     offsets, leaves = [], []
     start = 0
-    for t, (idx, values) in enumerate(model.trees):
+    for t, (idx, values) in enumerate(trees):
         for d, s in enumerate(idx):
             powers[pos[s], t] += float(1 << d)
         offsets.append(start)
@@ -69,10 +103,7 @@ def raw_scores(ctx: Ctx, model: Model, floats: Value, cats: list[Value]) -> Valu
     leaf = ctx.op.Add(ctx.op.Cast(leaf, to=_I64), ctx.i64(np.asarray(offsets).reshape(1, -1)))
     table = np.concatenate(leaves, axis=0)  # (total leaves, dim)
     picked = ctx.op.Gather(ctx.const(table), leaf, axis=0)  # (N, T, dim)
-    s = ctx.reduce("ReduceSum", picked, axis=1, keepdims=0)
-    if model.scale != 1.0:
-        s = ctx.op.Mul(s, ctx.scalar(model.scale))
-    return ctx.op.Add(s, ctx.const(model.bias.reshape(1, -1)))
+    return ctx.reduce("ReduceSum", picked, axis=1, keepdims=0)
 
 
 def _bits(ctx: Ctx, feats: _Features, model: Model, used: list[int]) -> Value:

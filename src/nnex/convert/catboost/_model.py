@@ -4,7 +4,9 @@ CatBoost evaluates oblivious trees over binary features: ``x > border`` for a fl
 feature, ``hash(x) == value`` for a one-hot categorical feature, ``ctr > border`` for a
 CTR (a statistic of the target per value of one categorical feature or of a combination
 of them). Each tree's leaf index is sum(bit_d << d) over its splits; the prediction is
-``scale * sum(leaf values) + bias``.
+``scale * sum(leaf values) + bias``. Models grown with ``grow_policy`` Depthwise or
+Lossguide have non-symmetric trees instead (``trees`` in the export), read as ordinary
+binary trees over the same split bits.
 
 Categorical values are hashed (CityHash) and the model keeps hashes only, no hash
 function: which string has which hash comes from CatBoost's own Python export of the
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import ConversionError
+from ..sklearn._forest import Tree
 
 MAGIC = 0x4906BA494954CB65
 MASK = (1 << 64) - 1
@@ -89,13 +92,25 @@ class Model:
     scale: float
     bias: np.ndarray
     loss: str
+    free_trees: list[Tree] = field(default_factory=list)  # non-symmetric trees, split indexes as features
     cat_hashes: dict[int, dict[str, int]] = field(default_factory=dict)  # cat feature -> value -> hash
 
 
 def read_model(model) -> Model:
+    from catboost import CatBoostError
+
+    for kind in ("text", "embedding"):
+        getter = getattr(model, f"get_{kind}_feature_indices", None)
+        if getter is not None and list(getter()):
+            # CatBoost cannot export such models to JSON, and their tokenizers, dictionaries and
+            # feature estimators (BoW, NaiveBayes, BM25, LDA, KNN) have no ONNX form here
+            raise ConversionError(f"CatBoost: {kind} features are not supported (features {list(getter())})")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.json")
-        model.save_model(path, format="json")
+        try:
+            model.save_model(path, format="json")
+        except CatBoostError as e:
+            raise ConversionError(f"CatBoost: the model cannot be exported to JSON, which nnex reads ({e})") from None
         with open(path) as fh:
             doc = json.load(fh)
     info = doc["features_info"]
@@ -113,9 +128,9 @@ def read_model(model) -> Model:
     splits = _global_splits(floats, cats, ctrs)
     trees = []
     dim = None
-    for t in doc["oblivious_trees"]:
+    for t in doc.get("oblivious_trees") or []:
         idx = []
-        for s in t["splits"]:
+        for s in t.get("splits") or []:  # null for a tree of depth 0
             i = int(s["split_index"])
             if not 0 <= i < len(splits) or not _matches(splits[i], s):
                 raise ConversionError(f"CatBoost: split {s} does not match the model's features (split_index {i})")
@@ -128,13 +143,54 @@ def read_model(model) -> Model:
         elif d != dim:
             raise ConversionError("CatBoost: trees of different output dimensions")
         trees.append((idx, values.reshape(n_leaves, d)))
+    free_trees = [_read_free_tree(t, splits) for t in doc.get("trees") or []]
+    for t in free_trees:
+        if dim is None:
+            dim = t.values.shape[1]
+        elif t.values.shape[1] != dim:
+            raise ConversionError("CatBoost: trees of different output dimensions")
     scale, bias = doc.get("scale_and_bias", [1.0, [0.0]])
     dim = dim or len(bias) or 1
     bias = np.asarray(bias if isinstance(bias, list) else [bias], dtype=np.float64)
     if bias.size == 1 and dim > 1:
         bias = np.repeat(bias, dim)
     loss = doc["model_info"].get("params", {}).get("loss_function", {}).get("type", "RMSE")
-    return Model(floats, cats, n_flat, splits, ctrs, doc.get("ctr_data", {}), trees, dim, float(scale), bias, loss)
+    return Model(floats, cats, n_flat, splits, ctrs, doc.get("ctr_data", {}), trees, dim, float(scale), bias, loss,
+                 free_trees=free_trees)
+
+
+def _read_free_tree(root: dict, splits: list[Split]) -> Tree:
+    """A non-symmetric tree (``grow_policy`` Depthwise or Lossguide): nested nodes whose
+    ``right`` child is taken when the split's bit is 1. Its ``feature`` is the global split
+    index, read from a matrix of split bits, and its threshold 0.5."""
+    nodes, left, right = [], [], []
+    stack = [(root, -1, False)]
+    while stack:
+        node, parent, is_right = stack.pop()
+        i = len(nodes)
+        nodes.append(node)
+        left.append(-1)
+        right.append(-1)
+        if parent >= 0:
+            (right if is_right else left)[parent] = i
+        if "split" in node:
+            stack += [(node["right"], i, True), (node["left"], i, False)]
+    n = len(nodes)
+    feature = np.full(n, -2, np.int64)
+    values = []
+    for i, node in enumerate(nodes):
+        if "split" in node:
+            s = node["split"]
+            j = int(s["split_index"])
+            if not 0 <= j < len(splits) or not _matches(splits[j], s):
+                raise ConversionError(f"CatBoost: split {s} does not match the model's features (split_index {j})")
+            feature[i] = j
+        values.append(np.atleast_1d(np.asarray(node.get("value", 0.0), dtype=np.float64)))
+    table = np.zeros((n, max(len(v) for v in values)))
+    for i, v in enumerate(values):
+        if left[i] < 0:
+            table[i] = v
+    return Tree(np.asarray(left), np.asarray(right), feature, np.full(n, 0.5), table)
 
 
 def _read_ctr(c: dict) -> Ctr:
@@ -182,53 +238,102 @@ def _matches(split: Split, s: dict) -> bool:
 # ------------------------------------------------------------------ category hashes
 
 
-def read_cat_hashes(model, sample, cat_columns: list) -> dict[int, dict[str, int]]:
+def read_cat_hashes(model, sample, cat_columns: list, symmetric: bool = True) -> dict[int, dict[str, int]]:
     """cat feature index -> {value string: CatBoost's hash} for the values in ``sample``,
-    from CatBoost's own Python export of the model with ``sample`` as its pool."""
+    from CatBoost's own Python export of the model with ``sample`` as its pool (of a
+    stand-in model for a model with non-symmetric trees, which CatBoost cannot export so)."""
     from catboost import CatBoostError, Pool
 
     try:
-        pool = Pool(sample, cat_features=cat_columns)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "model.py")
-            model.save_model(path, format="python", pool=pool)
-            with open(path) as fh:
-                text = fh.read()
+        if symmetric:
+            text = _python_export(model, Pool(sample, cat_features=cat_columns))
+        else:
+            text = _python_export(*_stand_in(sample, cat_columns))
     except CatBoostError as e:
         raise ConversionError(f"CatBoost: could not read the hashes of the sample's category values ({e})") from None
     m = re.search(r"^cat_features_hashes = (\{.*?^\})", text, re.DOTALL | re.MULTILINE)
     if not m:
         raise ConversionError("CatBoost: its Python export gave no categorical value hashes")
-    table = ast.literal_eval(m.group(1))
+    table = {_utf8(k): v for k, v in ast.literal_eval(m.group(1)).items()}
     # the export keys values by their string; which feature a value belongs to does not
     # matter to the hash, so every categorical feature shares the table
     return {i: dict(table) for i in range(len(cat_columns))}
 
 
+def _python_export(model, pool) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.py")
+        model.save_model(path, format="python", pool=pool)
+        with open(path) as fh:
+            return fh.read()
+
+
+def _stand_in(sample, cat_columns: list):
+    """(model, pool): a one-tree model fitted on the sample, with its category columns.
+    The hashes (of the values as CatBoost reads each column) do not depend on the model,
+    and the export with this pool lists every value of the sample."""
+    import pandas as pd
+    from catboost import CatBoostRegressor, Pool
+
+    frame = pd.concat([sample, sample], ignore_index=True)
+    frame["__nnex_row__"] = np.arange(len(frame), dtype=np.float64)  # a feature that is not constant
+    pool = Pool(frame, label=np.arange(len(frame), dtype=np.float64), cat_features=list(cat_columns))
+    model = CatBoostRegressor(iterations=1, depth=1, verbose=0, thread_count=1, allow_writing_files=False)
+    return model.fit(pool), pool
+
+
+def _utf8(key: str) -> str:
+    """CatBoost's Python export writes a value's UTF-8 bytes as \\x escapes, which Python
+    reads as Latin-1 characters: undo that."""
+    try:
+        return key.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return key
+
+
 def check_coverage(model: Model) -> None:
     """Refuse a sample that lacks category values the model has seen, where the model shows
-    it: one-hot values and the tables of single-feature CTRs."""
+    it: one-hot values and the keys of the CTR tables (a combination's key chains the hashes
+    of its values and bits, so every chain the sample's values can make is tried, up to
+    ``_MAX_CHAINS`` of them)."""
     for c in model.cat_features:
         i = int(c["feature_index"])
         have = {signed32(h) for h in model.cat_hashes.get(i, {}).values()}
         missing = [v for v in c.get("values", []) if signed32(v) not in have]
         if missing:
-            raise _lacking(c, len(missing))
+            raise _lacking([c], len(missing))
     for ctr in model.ctrs:
-        p = ctr.projection
-        if len(p.cats) != 1 or p.binary:
+        have = _projection_keys(model, ctr.projection)
+        if have is None:
             continue
-        i = p.cats[0]
-        have = {calc_hash(0, h) for h in model.cat_hashes.get(i, {}).values()}
-        keys = table_keys(model.ctr_data[ctr.key])
-        missing = [k for k in keys if k not in have]
+        missing = [k for k in table_keys(model.ctr_data[ctr.key]) if k not in have]
         if missing:
-            raise _lacking(model.cat_features[i], len(missing))
+            raise _lacking([model.cat_features[i] for i in ctr.projection.cats], len(missing))
 
 
-def _lacking(c: dict, n: int) -> ConversionError:
+_MAX_CHAINS = 1 << 21
+
+
+def _projection_keys(model: Model, p: Projection) -> set[int] | None:
+    """Every projection hash the sample's category values (and any bits) can give; None
+    when there are too many to list."""
+    parts = [np.asarray([signed32(h) & MASK for h in model.cat_hashes.get(i, {}).values()], dtype=np.uint64)
+             for i in p.cats]
+    parts += [np.asarray([0, 1], dtype=np.uint64)] * len(p.binary)
+    if int(np.prod([len(v) for v in parts], dtype=np.float64)) > _MAX_CHAINS:
+        return None
+    magic = np.uint64(MAGIC)
+    h = np.zeros(1, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # CalcHash wraps around in unsigned 64 bits
+        for v in parts:
+            h = ((h[:, None] + v[None, :] * magic) * magic).ravel()
+    return {int(k) for k in h}
+
+
+def _lacking(features: list[dict], n: int) -> ConversionError:
+    names = ", ".join(repr(c.get("feature_id") or c["feature_index"]) for c in features)
     return ConversionError(
-        f"CatBoost: the sample lacks {n} value(s) of categorical feature {c.get('feature_id') or c['feature_index']!r} "
+        f"CatBoost: the sample lacks {n} value(s) (or combination(s) of values) of categorical feature(s) {names} "
         f"seen in training; CatBoost keeps only hashes of the values, so pass a sample holding every category "
         f"value (the training data) to convert the model")
 

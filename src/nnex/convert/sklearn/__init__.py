@@ -15,7 +15,8 @@ Outputs (the contract, see docs/converters.md):
 * transformers: ``output``.
 
 Inputs: one tensor ``X`` for an array sample (float, or string for string data); for a
-pandas DataFrame one (N, 1) input per column, named after it.
+pandas DataFrame one (N, 1) input per column, named after it; for a list of dicts (a
+DictVectorizer) one map ``X`` a run (see ``dicts``).
 Options: ``dtype`` (numpy.float32 default, or numpy.float64), ``zipmap``, ``name``,
 ``method="transform"`` (convert transform of a model that also predicts, e.g. LDA).
 """
@@ -32,6 +33,7 @@ from .. import ConversionError
 from . import (  # noqa: F401  (registration)
     compose,
     decomposition,
+    dicts,
     discriminant,
     dummy,
     encoders,
@@ -155,6 +157,8 @@ def _make_inputs(ctx: Ctx, model, sample):
         sample = np.zeros((1, int(n)))
     if type(sample).__module__.split(".")[0] == "pandas" and hasattr(sample, "columns"):
         return _table_inputs(ctx, sample)
+    if dicts.is_dict_sample(sample):
+        return dicts.map_input(ctx, sample)
     if isinstance(sample, list) and sample and all(isinstance(s, str) for s in sample):
         sample = np.asarray(sample, dtype=object)
     arr = np.asarray(sample)

@@ -27,6 +27,7 @@ OPSET = 21
 ML_OPSET = 5
 
 FLOAT, INT, STR, BOOL = "float", "int", "str", "bool"
+MAP = "map"  # one map(key, number) input (a sample of dicts): only DictVectorizer reads it
 
 
 @dataclass
@@ -158,6 +159,8 @@ class Ctx:
             x = self.concat_table(x)
         if x.kind == FLOAT:
             return x
+        if x.kind == MAP:
+            raise _map_error()
         if x.kind == STR:
             raise ConversionError("a string input reaches an estimator that needs numbers; encode it first "
                                   "(OneHotEncoder, OrdinalEncoder, a vectorizer) in a ColumnTransformer")
@@ -167,6 +170,8 @@ class Ctx:
         """``x`` as a 2-D Data of any kind (a Table concatenated, a 1-D input made a column)."""
         if isinstance(x, Table):
             return self.concat_table(x)
+        if x.kind == MAP:
+            raise _map_error()
         if x.ndim == 1:
             return Data(self.op.Unsqueeze(x.v, self.i64([1])), x.kind, 1)
         return x
@@ -349,3 +354,8 @@ def label_array(classes: np.ndarray) -> np.ndarray:
     if classes.dtype.kind == "f":
         return classes.astype(np.float64)
     raise ConversionError(f"class labels of dtype {classes.dtype} are not supported")
+
+
+def _map_error() -> ConversionError:
+    return ConversionError("a sample of dicts (one map input) reaches an estimator that needs a matrix; only "
+                           "DictVectorizer reads dicts: put one first")

@@ -311,7 +311,3 @@ def _feature_hasher(ctx, est, x):
     zeros = ctx.op.Expand(ctx.const(np.zeros((1, 1))), shape)
     return Data(ctx.op.ScatterElements(zeros, index, value, axis=1, reduction="add"), FLOAT, n)
 
-
-@transformer("DictVectorizer")
-def _dict_vectorizer(ctx, est, x):
-    raise unsupported(est, "transform (its input, one dict per sample, is no tensor an ONNX model takes in batch)")

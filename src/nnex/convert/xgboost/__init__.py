@@ -125,7 +125,11 @@ def _margin(ctx: Ctx, bst: Booster, x, missing) -> object:
     """(N, n_outputs) margins: intercept plus the trees (or the linear model)."""
     if missing is not None and not (isinstance(missing, float) and np.isnan(missing)):
         x = ctx.op.Where(ctx.op.Equal(x, ctx.scalar(float(np.float32(missing)))), ctx.scalar(np.nan), x)
-    base = ctx.const(_base_margin(bst).reshape(1, -1))
+    base_margin = _base_margin(bst)
+    if bst.linear is not None:
+        # gblinear adds the first intercept to every output (gblinear.cc: base_score(0))
+        base_margin = np.full(bst.n_outputs, base_margin[0])
+    base = ctx.const(base_margin.reshape(1, -1))
     if bst.linear is not None:
         x0 = ctx.op.Where(ctx.op.IsNaN(x), ctx.scalar(0.0), x)  # gblinear skips missing entries
         w = bst.linear

@@ -9,6 +9,8 @@ How XGBoost decides (src/predictor/predict_fn.h, GetNextNode) and how it is kept
 * a categorical split goes right when int(x) is in the node's category set, left for
   any other value (negative, too large, unseen): membership of ``floor(x)`` in the set,
   the true branch being the right child;
+* a multi-output tree (``multi_strategy="multi_output_tree"``) has a vector per leaf, one
+  value per target;
 * leaves sum in float32 per output; the intercept (``base_score``) is stored in the
   objective's output space (a probability for logistic, a mean for log links) and added
   as a margin.
@@ -93,8 +95,6 @@ def _floats(text) -> list[float]:
 
 
 def _read_tree(model: Booster, t: dict, target: int, weight: float) -> Tree:
-    if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
-        raise ConversionError("XGBoost: multi-output trees (multi_strategy='multi_output_tree') are not supported")
     left = np.asarray(t["left_children"], np.int64)
     right = np.asarray(t["right_children"], np.int64)
     cond = np.asarray(t["split_conditions"], np.float32)
@@ -104,7 +104,12 @@ def _read_tree(model: Booster, t: dict, target: int, weight: float) -> Tree:
     feature = np.where(leaf, -2, feature)
     # x < t (float32) <=> x <= the next float32 below t
     split = np.where(leaf, 0.0, np.nextafter(cond, np.float32(-np.inf)).astype(np.float64))
-    values = np.where(leaf, cond.astype(np.float64) * weight, 0.0).reshape(-1, 1)
+    width = int(t["tree_param"].get("size_leaf_vector", "1") or 1)
+    if width > 1:
+        values = _leaf_vectors(t, leaf, right, width) * weight
+        target = 0  # a multi-output tree gives every target its value
+    else:
+        values = np.where(leaf, cond.astype(np.float64) * weight, 0.0).reshape(-1, 1)
     tree = Tree(np.where(leaf, -1, left), np.where(leaf, -1, right), feature, split, values, default_left,
                 first_target=target)
     split_type = t.get("split_type") or []
@@ -121,6 +126,18 @@ def _read_tree(model: Booster, t: dict, target: int, weight: float) -> Tree:
             raise ConversionError(f"XGBoost: feature(s) {sorted(numeric & model.categorical)} have both numerical "
                                   f"and categorical splits")
     return tree
+
+
+def _leaf_vectors(t: dict, leaf: np.ndarray, right: np.ndarray, width: int) -> np.ndarray:
+    """(n_nodes, width) leaf values of a multi-output tree (``multi_strategy="multi_output_tree"``):
+    a leaf's right child is the index of its vector in ``leaf_weights``."""
+    w = np.asarray(t["leaf_weights"], np.float32).astype(np.float64).reshape(-1, width)
+    ids = right[leaf]
+    if len(ids) and (ids.min() < 0 or ids.max() >= len(w)):
+        raise ConversionError("XGBoost: a multi-output tree's leaf indexes are outside its leaf_weights")
+    values = np.zeros((len(leaf), width))
+    values[leaf] = w[ids]
+    return values
 
 
 def _categories(cats: dict | None) -> dict[int, list]:
