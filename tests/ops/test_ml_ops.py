@@ -392,6 +392,7 @@ def test_tree_walk_chunks(monkeypatch, chunk):
     from nnex.ops.ml import trees
 
     monkeypatch.setattr(trees, "_CHUNK", chunk)
+    monkeypatch.setattr(trees, "_SMALL_WALK", 0)  # 40 rows would otherwise take the small-batch walk
     rs = np.random.RandomState(21)
     x = _tree_input(rs)
     a, leaves = _forest(rs, 5, 3, depth=9)

@@ -308,6 +308,13 @@ class Planner:
                 return fn(xp, *inputs, **bound)
 
             return call_with_env
+        prepare = getattr(fn, "nnex_prepare", None)
+        if prepare is not None:
+            # a kernel that derives tables from its attributes (ops/ml/_common.per_node) does it now, once
+            try:
+                return functools.partial(prepare(attrs), xp)
+            except Exception:  # noqa: BLE001 - bad attributes: the node reports it when it runs
+                pass
         return functools.partial(fn, xp, **attrs) if attrs else functools.partial(fn, xp)
 
     @staticmethod

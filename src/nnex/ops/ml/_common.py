@@ -6,9 +6,12 @@ batches with string labels and per-model constants, which no accelerator helps w
 
 from __future__ import annotations
 
+import functools
+import operator
 import threading
 from collections import OrderedDict
 
+import array_api_compat.numpy as _NUMPY_XP
 import numpy as np
 
 # TreeEnsemble (ai.onnx.ml 5) encodes the transform as an int, the older ops as a name
@@ -31,14 +34,17 @@ def logistic(x: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - np.max(x, axis=-1, keepdims=True))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    # the ufuncs' own reductions: np.max / np.sum add microseconds of Python per call
+    e = x - np.maximum.reduce(x, axis=-1, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.add.reduce(e, axis=-1, keepdims=True)
+    return e
 
 
 def softmax_zero(x: np.ndarray) -> np.ndarray:
     """Softmax in which exact zeros (|v| <= 1e-7) stay zero and take no share."""
     nonzero = np.abs(x) > 1e-7
-    e = np.where(nonzero, np.exp(x - np.max(x, axis=-1, keepdims=True)), 0.0)
+    e = np.where(nonzero, np.exp(x - np.maximum.reduce(x, axis=-1, keepdims=True)), 0.0)
     total = np.sum(e, axis=-1, keepdims=True)
     return e / np.where(total == 0, 1.0, total)
 
@@ -117,31 +123,65 @@ def class_labels(classlabels_ints=None, classlabels_strings=None):
     return [], False
 
 
-# --------------------------------------------------------------------------- per-node preparation
+# --------------------------------------------------------------------------- per-node plans
 
-_PREPARED: OrderedDict = OrderedDict()
-_PREPARED_MAX = 64
-_PREPARED_LOCK = threading.Lock()
+_PLANS: OrderedDict = OrderedDict()
+_PLANS_MAX = 64
+_PLANS_LOCK = threading.Lock()
 
 
-def prepared(kind: str, attrs: dict, build):
-    """``build()`` once per node: the arrays a kernel derives from its attributes (flat trees,
-    support vectors, label tables), cached while the same attribute objects come back.
+def per_node(builder):
+    """Kernel decorator: ``builder(**attributes)`` runs once per node and returns the node's
+    ``run(xp, *inputs)``; each call of the node then runs only that.
 
-    The runtime binds a node's attributes once, at plan time, so every run of the node
-    passes the very same objects; the cache keys on their identities and holds them, so
-    that no identity can be reused by another object while its entry lives.
+    What a kernel derives from its attributes (flat trees, support vectors, label tables,
+    the branch of the op that applies) is worth computing once: the ML ops mostly run
+    on a row or a few, where per-call Python work is the cost.  The runtime binds a
+    node's attributes once, at plan time, and passes the very same objects on every run,
+    so plans are found by the attributes' names and identities; an entry holds the
+    attribute objects, so no identity can be reused by another object while it lives.
+    The plan last used by the kernel is checked first (identity tests, no hashing).
+    The registry reads the kernel's signature from ``builder`` (its keyword-only
+    parameters are the attributes, with their defaults).
     """
-    values = tuple(attrs.values())
-    key = (kind, *map(id, values))
-    with _PREPARED_LOCK:
-        hit = _PREPARED.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], values)):
-            _PREPARED.move_to_end(key)
-            return hit[1]
-    result = build()
-    with _PREPARED_LOCK:
-        _PREPARED[key] = (values, result)
-        if len(_PREPARED) > _PREPARED_MAX:
-            _PREPARED.popitem(last=False)
-    return result
+    kind = f"{builder.__module__}.{builder.__qualname__}"
+    last = [((), (), None)]  # (attribute names, attribute values, run) of the latest call
+
+    @functools.wraps(builder)
+    def kernel(xp, *inputs, **attributes):
+        names, values, run = last[0]
+        current = tuple(attributes.values())
+        if (len(current) != len(values) or not all(map(operator.is_, current, values))
+                or names != tuple(attributes)):
+            run = _plan_of(kind, builder, attributes)
+            last[0] = (tuple(attributes), current, run)
+        return run(xp, *inputs)
+
+    def prepare(attributes: dict):
+        """The node's ``run(xp, *inputs)`` for its (plan-time) attributes, for a runtime that
+        binds it once instead of calling ``kernel`` with the attributes every time."""
+        return _plan_of(kind, builder, attributes)
+
+    kernel.nnex_prepare = prepare
+    return kernel
+
+
+def _plan_of(kind: str, builder, attributes: dict):
+    key = (kind, *attributes, *map(id, attributes.values()))
+    with _PLANS_LOCK:
+        entry = _PLANS.get(key)
+        if entry is not None:
+            _PLANS.move_to_end(key)  # least recently used plans go first
+            return entry[0]
+    # the entry holds the attribute objects: their identities stay theirs while it lives
+    entry = (builder(**attributes), tuple(attributes.values()))
+    with _PLANS_LOCK:
+        _PLANS[key] = entry
+        while len(_PLANS) > _PLANS_MAX:
+            _PLANS.popitem(last=False)
+    return entry[0]
+
+
+def to_xp(xp, a):
+    """A host result as an array of the session's backend (NumPy's own arrays need nothing)."""
+    return a if xp is _NUMPY_XP or xp is np else xp.asarray(a)

@@ -12,18 +12,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d, as_float, class_labels, label_array, logistic, post_transform_scores, probit
+from ._common import (as_2d, as_float, class_labels, logistic, per_node, post_transform_scores, probit, to_xp,
+                      transform_name)
 
 
-def _linear_scores(x, coefficients, intercepts, n_out: int) -> np.ndarray:
-    """[N, n_out] raw scores X @ W.T + b (W is given row-major, one row per output)."""
-    m = as_float(as_2d(x)).astype(np.float64)
-    w = np.asarray(coefficients, dtype=np.float64).reshape(n_out, -1)
+def _rows(x) -> np.ndarray:
+    """[N, F] float64 samples."""
+    if type(x) is np.ndarray and x.ndim == 2:
+        return x if x.dtype == np.float64 else x.astype(np.float64)
+    return as_float(as_2d(x)).astype(np.float64)
+
+
+def _linear_scores(m: np.ndarray, w: np.ndarray, b) -> np.ndarray:
+    """[N, n_out] raw scores X @ W.T + b (W [n_out, F], one row per output)."""
     if w.shape[1] != m.shape[1]:
         raise ValueError(f"{w.shape[1]} coefficients per output for {m.shape[1]} features")
     scores = m @ w.T
-    if intercepts:
-        scores = scores + np.asarray(intercepts, dtype=np.float64)
+    if b is not None:
+        scores += b
     return scores
 
 
@@ -37,9 +43,8 @@ def binary_scores(s: np.ndarray, post_transform: str) -> np.ndarray:
 
 
 @op("LinearClassifier", since=1, domain=ML_DOMAIN)
+@per_node
 def linear_classifier(
-    xp,
-    x,
     *,
     coefficients,
     classlabels_ints=None,
@@ -49,26 +54,50 @@ def linear_classifier(
     post_transform="NONE",
 ):
     labels, strings = class_labels(classlabels_ints, classlabels_strings)
-    # one weight row per intercept; without intercepts, as many rows as the weights fill
-    n_classes = len(intercepts) if intercepts else max(len(coefficients) // max(as_2d(x).shape[1], 1), 1)
-    scores = _linear_scores(x, coefficients, intercepts, n_classes)
-    if n_classes == 1:
-        positive = scores[:, 0] > 0
-        if len(labels) == 2:
-            y = label_array(labels, positive.astype(np.int64))
-            z = binary_scores(scores, post_transform)
+    label_table = np.asarray(labels, dtype=object if strings else np.int64)
+    transform = transform_name(post_transform)
+    coefs = np.asarray(coefficients, dtype=np.float64)
+    bias = np.asarray(intercepts, dtype=np.float64) if intercepts else None
+    weights = {}  # number of features -> [n_classes, F] weights
+
+    def scores_of(m):
+        w = weights.get(m.shape[1])
+        if w is None:
+            # one weight row per intercept; without intercepts, as many rows as the weights fill
+            n_classes = len(intercepts) if intercepts else max(len(coefs) // max(m.shape[1], 1), 1)
+            w = weights[m.shape[1]] = coefs.reshape(n_classes, -1)
+        return _linear_scores(m, w, bias)
+
+    def run(xp, x):
+        scores = scores_of(_rows(x))
+        if scores.shape[1] == 1:
+            positive = scores[:, 0] > 0
+            if len(labels) == 2:
+                y = label_table.take(positive.astype(np.intp))
+                z = binary_scores(scores, transform)
+            else:
+                # no usable label pair: the 0/1 decision itself is the label
+                y = np.where(positive, "1", "0").astype(object) if strings else positive.astype(np.int64)
+                z = post_transform_scores(scores, transform)
         else:
-            # no usable label pair: the 0/1 decision itself is the label
-            y = np.where(positive, "1", "0").astype(object) if strings else positive.astype(np.int64)
-            z = post_transform_scores(scores, post_transform)
-    else:
-        y = label_array(labels, np.argmax(scores, axis=1)) if labels else np.argmax(scores, axis=1)
-        z = post_transform_scores(scores, post_transform)
-    z = xp.asarray(z.astype(np.float32))
-    return (y if y.dtype == object else xp.asarray(y)), z
+            winner = scores.argmax(axis=1)
+            y = label_table.take(winner) if labels else winner
+            z = post_transform_scores(scores, transform)
+        z = to_xp(xp, z.astype(np.float32))
+        return (y if y.dtype == object else to_xp(xp, y)), z
+
+    return run
 
 
 @op("LinearRegressor", since=1, domain=ML_DOMAIN)
-def linear_regressor(xp, x, *, coefficients=None, intercepts=None, post_transform="NONE", targets=1):
-    scores = _linear_scores(x, coefficients, intercepts, int(targets))
-    return xp.asarray(post_transform_scores(scores, post_transform).astype(np.float32))
+@per_node
+def linear_regressor(*, coefficients=None, intercepts=None, post_transform="NONE", targets=1):
+    w = np.asarray(coefficients, dtype=np.float64).reshape(int(targets), -1)
+    bias = np.asarray(intercepts, dtype=np.float64) if intercepts else None
+    transform = transform_name(post_transform)
+
+    def run(xp, x):
+        scores = _linear_scores(_rows(x), w, bias)
+        return to_xp(xp, post_transform_scores(scores, transform).astype(np.float32))
+
+    return run

@@ -10,18 +10,25 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d
+from ._common import as_2d, per_node, to_xp
 
 
 @op("ArrayFeatureExtractor", since=1, domain=ML_DOMAIN)
 def array_feature_extractor(xp, x, y):
-    a = np.asarray(x)
-    idx = np.asarray(y, dtype=np.int64).reshape(-1)
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    idx = y if type(y) is np.ndarray and y.dtype == np.int64 else np.asarray(y, dtype=np.int64)
+    if idx.ndim != 1:
+        idx = idx.reshape(-1)
     last = a.shape[-1] if a.ndim else 1
-    if idx.size and (idx.min() < 0 or idx.max() >= last):
+    # a few indices (the usual case: converters pick columns one by one) are checked in Python
+    if idx.size <= 32:
+        values = idx.tolist()
+        bad = bool(values) and (min(values) < 0 or max(values) >= last)
+    else:
+        bad = bool(idx.min() < 0 or idx.max() >= last)
+    if bad:
         raise IndexError(f"ArrayFeatureExtractor: index out of range for last dimension {last}")
-    out = a.reshape(1, -1)[:, idx] if a.ndim <= 1 else a[..., idx]
-    return xp.asarray(out)
+    return to_xp(xp, a.take(idx, axis=-1) if a.ndim > 1 else a.reshape(1, -1).take(idx, axis=1))
 
 
 @op("Binarizer", since=1, domain=ML_DOMAIN)
@@ -77,25 +84,39 @@ def imputer(
 
 @op("Normalizer", since=1, domain=ML_DOMAIN)
 def normalizer(xp, x, *, norm="MAX"):
-    a = np.asarray(x)
-    m = as_2d(a).astype(np.float64)
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    m = (a if a.ndim == 2 else as_2d(a)).astype(np.float64)
     if norm == "MAX":
-        div = m.max(axis=1, keepdims=True)
+        div = np.maximum.reduce(m, axis=1, keepdims=True)
     elif norm == "L1":
-        div = np.abs(m).sum(axis=1, keepdims=True)
+        div = np.add.reduce(np.abs(m), axis=1, keepdims=True)
     elif norm == "L2":
-        div = np.sqrt(np.square(m).sum(axis=1, keepdims=True))
+        div = np.sqrt(np.add.reduce(np.square(m), axis=1, keepdims=True))
     else:
         raise ValueError(f"Normalizer: unknown norm {norm!r}")
     # a zero divisor leaves the row as it is
-    out = m / np.where(div == 0, 1.0, div)
-    return xp.asarray(out.astype(np.float32).reshape(a.shape))
+    if div.size == 1:
+        if div[0, 0] == 0:
+            div[0, 0] = 1.0
+    else:
+        div[div == 0] = 1.0
+    m /= div
+    return to_xp(xp, m.astype(np.float32).reshape(a.shape))
 
 
 @op("Scaler", since=1, domain=ML_DOMAIN)
-def scaler(xp, x, *, offset=None, scale=None):
-    a = np.asarray(x)
+@per_node
+def scaler(*, offset=None, scale=None):
     off = np.asarray(offset if offset else [0.0], dtype=np.float32)
     sc = np.asarray(scale if scale else [1.0], dtype=np.float32)
-    out = (a.astype(np.float32) - off) * sc
-    return xp.asarray(out.astype(np.float32))
+
+    def run(xp, x):
+        a = x if type(x) is np.ndarray else np.asarray(x)
+        out = np.subtract(a if a.dtype == np.float32 else a.astype(np.float32), off)
+        if sc.size == 1 or out.shape[-1:] == sc.shape:
+            out *= sc  # the product has the difference's shape
+        else:
+            out = out * sc
+        return to_xp(xp, out)
+
+    return run

@@ -7,8 +7,9 @@ with support vectors it is a one-vs-one SVC, one decision function per class pai
 class probabilities are reported when ``prob_a``/``prob_b`` (Platt scaling per pair)
 are given: the pairwise probabilities are coupled into class probabilities by the
 method of Wu, Lin and Weng (libsvm's ``multiclass_probability``).  Without support
-vectors the model is linear: one weight row per class.  Everything is vectorized
-over samples; loops run over class pairs and coupling iterations only.
+vectors the model is linear: one weight row per class.  The decision values of all
+pairs are one product of the kernel row with a [vectors, pairs] weight matrix built
+once per node, the votes another; only the probability coupling iterates.
 """
 
 from __future__ import annotations
@@ -16,21 +17,33 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d, as_float, class_labels, label_array, post_transform_scores, prepared
+from ._common import as_2d, as_float, class_labels, per_node, post_transform_scores, to_xp, transform_name
 
 
-def _kernel(x: np.ndarray, sv: np.ndarray, kernel_type: str, params) -> np.ndarray:
-    """[N, S] kernel values between samples and support vectors."""
+def _kernel(kernel_type: str, params, vectors: np.ndarray):
+    """``k(x)``: [N, S] kernel values between samples x [N, F] and the rows of ``vectors`` [S, F],
+    with what does not depend on x computed once."""
     gamma, coef0, degree = (list(params or []) + [0.0, 0.0, 0.0])[:3]
+    vt = vectors.T
     if kernel_type == "LINEAR":
-        return x @ sv.T
+        return lambda x: x @ vt
     if kernel_type == "POLY":
-        return np.power(gamma * (x @ sv.T) + coef0, int(degree))
+        return lambda x: np.power(gamma * (x @ vt) + coef0, int(degree))
     if kernel_type == "RBF":
-        d2 = np.sum(x * x, axis=1)[:, None] + np.sum(sv * sv, axis=1)[None, :] - 2.0 * (x @ sv.T)
-        return np.exp(-gamma * np.maximum(d2, 0.0))
+        # |x - v|^2 = |x|^2 + |v|^2 - 2 x.v; -2 v scales exactly, so the terms are as written
+        norms = np.sum(vectors * vectors, axis=1)
+        vt2 = -2.0 * vt
+
+        def rbf(x):
+            d2 = np.add(np.add.reduce(x * x, axis=1)[:, None], norms)
+            d2 += x @ vt2
+            np.maximum(d2, 0.0, out=d2)
+            d2 *= -gamma
+            return np.exp(d2, out=d2)
+
+        return rbf
     if kernel_type == "SIGMOID":
-        return np.tanh(gamma * (x @ sv.T) + coef0)
+        return lambda x: np.tanh(gamma * (x @ vt) + coef0)
     raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
 
 
@@ -38,16 +51,30 @@ def _pairs(n: int) -> list[tuple[int, int]]:
     return [(i, j) for i in range(n) for j in range(i + 1, n)]
 
 
-def _ovo_decisions(k: np.ndarray, coef: np.ndarray, rho: np.ndarray, vectors_per_class) -> np.ndarray:
-    """[N, n_pairs] one-vs-one decision values from the kernel matrix [N, S]."""
+def _ovo_weights(coef: np.ndarray, vectors_per_class) -> np.ndarray:
+    """[S, n_pairs] weights W such that k @ W are the one-vs-one decision values (before rho):
+    pair (i, j) weighs class i's vectors by coef[j - 1] and class j's by coef[i] (libsvm's layout)."""
     bounds = np.concatenate([[0], np.cumsum(vectors_per_class)]).astype(np.int64)
-    n_classes = len(vectors_per_class)
-    cols = []
-    for p, (i, j) in enumerate(_pairs(n_classes)):
+    pairs = _pairs(len(vectors_per_class))
+    w = np.zeros((int(bounds[-1]), len(pairs)))
+    for p, (i, j) in enumerate(pairs):
         si = slice(bounds[i], bounds[i + 1])
         sj = slice(bounds[j], bounds[j + 1])
-        cols.append(k[:, si] @ coef[j - 1, si] + k[:, sj] @ coef[i, sj] + rho[p])
-    return np.stack(cols, axis=1) if cols else np.zeros((k.shape[0], 0))
+        w[si, p] = coef[j - 1, si]
+        w[sj, p] = coef[i, sj]
+    return w
+
+
+def _vote_table(n_classes: int):
+    """(D, c) such that ``(dec > 0) @ D + c`` counts each class's one-vs-one wins."""
+    pairs = _pairs(n_classes)
+    d = np.zeros((len(pairs), n_classes))
+    c = np.zeros(n_classes)
+    for p, (i, j) in enumerate(pairs):
+        d[p, i] += 1.0  # i wins where dec > 0 ...
+        d[p, j] -= 1.0  # ... j everywhere else
+        c[j] += 1.0
+    return d, c
 
 
 def _platt(dec: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -89,10 +116,16 @@ def couple_probabilities(r: np.ndarray) -> np.ndarray:
     return p
 
 
+def _rows(x) -> np.ndarray:
+    """[N, F] float64 samples."""
+    if type(x) is np.ndarray and x.ndim == 2:
+        return x if x.dtype == np.float64 else x.astype(np.float64)
+    return as_float(as_2d(x)).astype(np.float64)
+
+
 @op("SVMClassifier", since=1, domain=ML_DOMAIN)
+@per_node
 def svm_classifier(
-    xp,
-    x,
     *,
     classlabels_ints=None,
     classlabels_strings=None,
@@ -106,41 +139,56 @@ def svm_classifier(
     support_vectors=None,
     vectors_per_class=None,
 ):
-    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
-    labels, coefs, rhos, sv, pa, pb = prepared("SVMClassifier", attrs, lambda: _prepare_classifier(**attrs))
-    m = as_float(as_2d(x)).astype(np.float64)
+    labels, coefs, rhos, sv, pa, pb = _prepare_classifier(
+        classlabels_ints=classlabels_ints, classlabels_strings=classlabels_strings, coefficients=coefficients,
+        prob_a=prob_a, prob_b=prob_b, rho=rho, support_vectors=support_vectors, vectors_per_class=vectors_per_class)
     n_classes = len(labels)
-    if sv is not None:
-        if sv.shape[1] != m.shape[1]:
-            raise ValueError(f"SVMClassifier: support vectors of {sv.shape[1]} features for {m.shape[1]} features")
-        k = _kernel(m, sv, kernel_type, kernel_params)
-        dec = _ovo_decisions(k, coefs.reshape(n_classes - 1, -1), rhos, list(vectors_per_class))
-        # the label is the majority vote even when probabilities are reported (as sklearn's
-        # SVC.predict and onnxruntime do, libsvm would take the most probable class)
-        votes = np.zeros((m.shape[0], n_classes), dtype=np.int64)
-        for p, (i, j) in enumerate(_pairs(n_classes)):
-            win_i = dec[:, p] > 0
-            votes[:, i] += win_i
-            votes[:, j] += ~win_i
-        winner = np.argmax(votes, axis=1)
-        if pa is not None:
-            r = np.zeros((m.shape[0], n_classes, n_classes))
-            for p, (i, j) in enumerate(_pairs(n_classes)):
-                r[:, i, j] = _platt(dec[:, p], pa[p], pb[p])
-                r[:, j, i] = 1.0 - r[:, i, j]
-            scores = couple_probabilities(r)
-        elif n_classes == 2:
-            # one decision value: reported as the pair [-d, d], d for the second class
-            scores = np.concatenate([-dec, dec], axis=1)
-        else:
-            scores = dec
-    else:
+    transform = transform_name(post_transform)
+    label_table = np.asarray(labels, dtype=object if labels and isinstance(labels[0], str) else np.int64)
+    strings = label_table.dtype == object
+    if sv is None:
         # linear mode: one weight row per class, all sharing rho[0] (as onnxruntime reads it)
-        scores = _kernel(m, coefs.reshape(n_classes, -1), kernel_type, kernel_params) + rhos[0]
-        winner = np.argmax(scores, axis=1)
-    z = post_transform_scores(scores, post_transform)
-    y = label_array(labels, winner)
-    return (y if y.dtype == object else xp.asarray(y)), xp.asarray(z.astype(np.float32))
+        kernel = _kernel(kernel_type, kernel_params, coefs.reshape(n_classes, -1))
+        bias = rhos[0]
+
+        def classify(m):
+            scores = kernel(m) + bias
+            return scores.argmax(axis=1), scores
+    else:
+        kernel = _kernel(kernel_type, kernel_params, sv)
+        weights = _ovo_weights(coefs.reshape(n_classes - 1, -1), list(vectors_per_class))
+        n_pairs = weights.shape[1]
+        bias = rhos[np.arange(n_pairs)]
+        votes, lost = _vote_table(n_classes)
+        pairs = np.array(_pairs(n_classes), dtype=np.intp).reshape(-1, 2).T
+
+        def classify(m):
+            if m.shape[1] != sv.shape[1]:
+                raise ValueError(f"SVMClassifier: support vectors of {sv.shape[1]} features for {m.shape[1]} features")
+            dec = kernel(m) @ weights
+            dec += bias
+            # the label is the majority vote even when probabilities are reported (as sklearn's
+            # SVC.predict and onnxruntime do, libsvm would take the most probable class)
+            # wins as 0.0 / 1.0 (fmax sends NaN to 0, as dec > 0 would): no bool matmul
+            winner = (np.fmax(np.sign(dec), 0.0) @ votes + lost).argmax(axis=1)
+            if pa is not None:
+                r = np.zeros((m.shape[0], n_classes, n_classes))
+                p = _platt(dec, pa, pb)
+                r[:, pairs[0], pairs[1]] = p
+                r[:, pairs[1], pairs[0]] = 1.0 - p
+                return winner, couple_probabilities(r)
+            if n_classes == 2:
+                # one decision value: reported as the pair [-d, d], d for the second class
+                return winner, np.concatenate([-dec, dec], axis=1)
+            return winner, dec
+
+    def run(xp, x):
+        winner, scores = classify(_rows(x))
+        z = post_transform_scores(scores, transform)
+        y = label_table.take(winner)
+        return (y if strings else to_xp(xp, y)), to_xp(xp, z.astype(np.float32))
+
+    return run
 
 
 def _prepare_classifier(*, classlabels_ints, classlabels_strings, coefficients, prob_a, prob_b, rho,
@@ -159,9 +207,8 @@ def _prepare_classifier(*, classlabels_ints, classlabels_strings, coefficients, 
 
 
 @op("SVMRegressor", since=1, domain=ML_DOMAIN)
+@per_node
 def svm_regressor(
-    xp,
-    x,
     *,
     coefficients=None,
     kernel_params=None,
@@ -172,23 +219,25 @@ def svm_regressor(
     rho=None,
     support_vectors=None,
 ):
-    attrs = {"coefficients": coefficients, "n_supports": n_supports, "support_vectors": support_vectors}
-    coefs, sv = prepared("SVMRegressor", attrs, lambda: _prepare_regressor(**attrs))
-    m = as_float(as_2d(x)).astype(np.float64)
-    bias = float(rho[0]) if rho is not None and len(rho) else 0.0
-    if sv is not None:
-        y = _kernel(m, sv, kernel_type, kernel_params) @ coefs + bias
-    else:
-        y = m @ coefs.reshape(-1) + bias
-    y = y[:, None]
-    if one_class:
-        y = np.where(y > 0, 1.0, -1.0)
-    return xp.asarray(post_transform_scores(y, post_transform).astype(np.float32))
-
-
-def _prepare_regressor(*, coefficients, n_supports, support_vectors):
     coefs = np.asarray(coefficients if coefficients is not None else [], dtype=np.float64)
-    sv = None
+    bias = float(rho[0]) if rho is not None and len(rho) else 0.0
+    transform = transform_name(post_transform)
     if n_supports > 0:
-        sv = np.asarray(support_vectors, dtype=np.float64).reshape(int(n_supports), -1)
-    return coefs, sv
+        kernel = _kernel(kernel_type, kernel_params,
+                         np.asarray(support_vectors, dtype=np.float64).reshape(int(n_supports), -1))
+
+        def predict(m):
+            return kernel(m) @ coefs + bias
+    else:
+        weights = coefs.reshape(-1)
+
+        def predict(m):
+            return m @ weights + bias
+
+    def run(xp, x):
+        y = predict(_rows(x))[:, None]
+        if one_class:
+            y = np.where(y > 0, 1.0, -1.0)
+        return to_xp(xp, post_transform_scores(y, transform).astype(np.float32))
+
+    return run

@@ -1,12 +1,16 @@
 """ai.onnx.ml tree ensembles: TreeEnsemble (ml opset 5), TreeEnsembleRegressor and
 TreeEnsembleClassifier (ml opsets 1 and 3).
 
-All three are lowered to one flat form, ``_Forest``: internal nodes 0..n-1 and the
-leaves after them, each leaf its own child on both sides, so that every (sample, tree)
-pair can take exactly ``depth`` steps.  Evaluation walks all the pairs of a chunk of
-samples down one level per step with ``np.take``; Python loops over levels and chunks,
-never over samples or trees.  Chunks keep the index arrays in cache, and pairs that
-reached their leaf are dropped from the walk once they are the majority.
+All three are lowered to one flat form, ``_Forest``: internal nodes and leaves, each
+leaf its own child on both sides, so that every (sample, tree) pair can take exactly
+``depth`` steps.  Evaluation walks all the pairs of a chunk of samples down one level
+per step with ``np.take``; Python loops over levels and chunks, never over samples or
+trees.  Chunks keep the index arrays in cache, and pairs that reached their leaf are
+dropped from the walk once they are the majority.  A few rows (the usual request to a
+served model) are walked in one go without that bookkeeping: there the cost is the
+number of NumPy calls per level, six, not the work they do.  Each ensemble node is
+built once (``_common.per_node``): forest, leaf table, label table and the branch of
+the op that applies.
 
 Scores are summed in the type of the thresholds (float32 unless the ``*_as_tensor``
 attributes are double), tree after tree in the order the trees are listed: that is
@@ -20,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..registry import ML_DOMAIN, op
-from ._common import as_2d, class_labels, label_array, logistic, post_transform_scores, prepared, probit
+from ._common import (as_2d, class_labels, label_array, logistic, per_node, post_transform_scores, probit,
+                      to_xp, transform_name)
 
 # node modes, numbered as TreeEnsemble (ml opset 5) numbers them
 LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = range(7)
@@ -36,89 +41,153 @@ _CHUNK = 1 << 16
 _COMPACT_EVERY = 3
 # leaf weights gathered at once when summing the trees (values, not bytes)
 _ACCUMULATE_BLOCK = 1 << 18
+# batches with at most this many (sample, tree) pairs take the small-batch walk
+_SMALL_WALK = 4096
 
 
 class _Forest:
-    """Flat trees: internal nodes 0..n-1, leaf k is node n + k and points to itself."""
+    """Flat trees, numbered for the walk.
+
+    Of the n internal nodes and L leaves, internal node i is numbered 2 * i and leaf k
+    -2 * (L - k): ``child[node + went_true]`` is the next node's number, the per-node
+    tables (feature, threshold, mode, missing direction) hold each entry twice, and a
+    leaf's negative number indexes the tables from their end, where the leaves' entries
+    are (a leaf is its own child).  So a step neither doubles a number nor tells leaves
+    apart, and a table of leaf weights with each row twice (``per_leaf``) is indexed by
+    the final numbers as they are.
+    """
 
     def __init__(self, feature, split, mode, true_id, false_id, missing_true, roots, n_leaves, members=None):
+        # in: internal nodes 0..n-1, leaf k is node n + k
         n = len(feature)
         total = n + int(n_leaves)
-        self.n_internal = n
-        self.roots = np.asarray(roots, dtype=np.intp).reshape(-1)
+        roots = np.asarray(roots, dtype=np.intp).reshape(-1)
         split = np.asarray(split)
-        self.split = np.zeros(total, dtype=split.dtype)
-        self.split[:n] = split
-        self.feature = np.zeros(total, dtype=np.intp)
-        self.feature[:n] = np.asarray(feature, dtype=np.intp)
-        if n and self.feature[:n].min() < 0:
+        self.split_dtype = split.dtype
+        feat = np.zeros(total, dtype=np.intp)
+        feat[:n] = np.asarray(feature, dtype=np.intp)
+        if n and feat[:n].min() < 0:
             raise ValueError("tree ensemble: a node reads a negative feature id")
-        self.max_feature = int(self.feature.max()) if total else -1
+        self.max_feature = int(feat.max()) if total else -1
         child = np.empty((total, 2), dtype=np.intp)
         child[:n, 0] = np.asarray(false_id, dtype=np.intp)
         child[:n, 1] = np.asarray(true_id, dtype=np.intp)
         if n and (child[:n].min() < 0 or child[:n].max() >= total):
             raise ValueError("tree ensemble: a node's child refers to no node")
-        if self.roots.size and (self.roots.min() < 0 or self.roots.max() >= total):
+        if roots.size and (roots.min() < 0 or roots.max() >= total):
             raise ValueError("tree ensemble: a tree root refers to no node")
         child[n:] = np.arange(n, total)[:, None]
-        self.child = child.reshape(-1)  # child[2 * node + went_true]
+        self.depth = self._depth(roots, child.reshape(-1), n)
+        self.n_trees = len(roots)
+        number = 2 * np.arange(total, dtype=np.intp)
+        number[n:] -= 2 * total
+        self.roots = number[roots]
+        self.child = number[child].reshape(-1)
+        self.feature = np.repeat(feat, 2)
+        thresholds = np.zeros(total, dtype=split.dtype)
+        thresholds[:n] = split
+        self.split = np.repeat(thresholds, 2)
         mode = np.asarray(mode, dtype=np.int64).reshape(-1)
-        self.mode = np.full(total, LEQ, dtype=np.int64)
-        self.mode[:n] = mode
         present = np.unique(mode).tolist()
         self.modes = present
         self.same_mode = present[0] if len(present) == 1 and present[0] != MEMBER else None
-        self.members = members or {}  # internal node -> array of member values
+        self.mode = None
+        if self.same_mode is None:
+            modes = np.full(total, LEQ, dtype=np.int64)
+            modes[:n] = mode
+            self.mode = np.repeat(modes, 2)
+        # internal node (by its number) -> array of member values
+        self.members = {2 * node: values for node, values in (members or {}).items()}
         missing = np.zeros(total, dtype=bool)
         missing[:n] = np.asarray(missing_true, dtype=bool).reshape(-1)[:n]
-        self.missing_true = missing
         self.any_missing = bool(missing.any())
-        self.depth = self._depth()
+        self.missing_true = np.repeat(missing, 2) if self.any_missing else None
+        self._starts: dict = {}  # batch size -> (first nodes, row offsets) of the small-batch walk
 
-    def _depth(self) -> int:
+    @staticmethod
+    def _depth(roots, child, n_internal) -> int:
         """Levels of the deepest tree (a cycle in the child links is an error)."""
-        frontier = np.unique(self.roots)
+        frontier = np.unique(roots)
         depth = 0
         while True:
-            frontier = frontier[frontier < self.n_internal]
+            frontier = frontier[frontier < n_internal]
             if not frontier.size:
                 return depth
             depth += 1
-            if depth > self.n_internal:
+            if depth > n_internal:
                 raise ValueError("tree ensemble: the child links form a cycle")
-            frontier = np.unique(self.child[(2 * frontier[:, None] + np.arange(2)).reshape(-1)])
+            frontier = np.unique(child[(2 * frontier[:, None] + np.arange(2)).reshape(-1)])
 
-    def leaves(self, x: np.ndarray) -> np.ndarray:
-        """[N, T] leaf number reached by each sample in each tree."""
-        n, n_features = x.shape
+    @staticmethod
+    def per_leaf(table: np.ndarray) -> np.ndarray:
+        """A [L, ...] table of leaf rows made indexable by the leaves' numbers."""
+        return np.repeat(table, 2, axis=0)
+
+    def _check_features(self, n_features: int) -> None:
         if self.max_feature >= n_features:
             raise ValueError(f"tree ensemble: a node reads feature {self.max_feature} of inputs with "
                              f"{n_features} features")
-        n_trees = len(self.roots)
-        out = np.empty(n * n_trees, dtype=np.intp)
-        if out.size == 0:
-            return out.reshape(n, n_trees)
-        xf = np.ascontiguousarray(x).reshape(-1)
-        rows = max(1, _CHUNK // n_trees)
-        with np.errstate(invalid="ignore"):
+
+    def ends(self, x: np.ndarray) -> np.ndarray:
+        """[T, N] number of the leaf reached by each sample in each tree."""
+        n, n_features = x.shape
+        if self.max_feature >= n_features:
+            self._check_features(n_features)
+        if n * self.n_trees <= _SMALL_WALK:
+            return self._small_walk(x.reshape(-1), n, n_features).reshape(self.n_trees, n)
+        out = np.empty(n * self.n_trees, dtype=np.intp)
+        if out.size:
+            xf = np.ascontiguousarray(x).reshape(-1)
+            rows = max(1, _CHUNK // self.n_trees)
             for start in range(0, n, rows):
                 stop = min(n, start + rows)
-                chunk = out[start * n_trees: stop * n_trees]
-                chunk[:] = self._walk(xf, start, stop, n_features)
-        return out.reshape(n, n_trees) - self.n_internal
+                out[start * self.n_trees: stop * self.n_trees] = self._walk(xf, start, stop, n_features)
+        return out.reshape(n, self.n_trees).T
+
+    def _small_walk(self, xf: np.ndarray, n: int, n_features: int) -> np.ndarray:
+        """The walk of a few rows: all (tree, sample) pairs in one go (tree-major, as the sums
+        over trees want them), to the deepest level, nothing dropped on the way: as few
+        NumPy calls per level as the node modes allow, which is the cost at this size."""
+        start = self._starts.get(n)
+        if start is None:
+            node = np.repeat(self.roots, n)
+            rows = np.arange(0, n * n_features, n_features, dtype=np.intp)
+            base = None if n == 1 else np.tile(rows, self.n_trees)
+            # the first level reads the roots, known in advance: where and against what
+            at = self.feature.take(node) if base is None else base + self.feature.take(node)
+            start = (node, base, at, self.split.take(node))
+            if len(self._starts) < 16:
+                self._starts[n] = start
+        node, base, first_at, first_split = start
+        feature, split, child = self.feature, self.split, self.child
+        if self.same_mode is not None and not self.any_missing:
+            compare = _COMPARE[self.same_mode]
+            if self.depth:
+                node = child.take(node + compare(xf.take(first_at), first_split))
+            if base is None:
+                for _ in range(1, self.depth):
+                    node = child.take(node + compare(xf.take(feature.take(node)), split.take(node)))
+            else:
+                for _ in range(1, self.depth):
+                    node = child.take(node + compare(xf.take(base + feature.take(node)), split.take(node)))
+        else:
+            for _ in range(self.depth):
+                at = feature.take(node) if base is None else base + feature.take(node)
+                node = child.take(node + self._go_true(node, xf.take(at)))
+        return node
 
     def _walk(self, xf, start, stop, n_features) -> np.ndarray:
-        n_trees = len(self.roots)
+        """Final node of the pairs of rows start..stop (row-major), dropping finished pairs on the way."""
+        n_trees = self.n_trees
         node = np.tile(self.roots, stop - start)
         base = np.repeat(np.arange(start * n_features, stop * n_features, n_features, dtype=np.intp), n_trees)
         result = None  # once pairs are dropped: the final node of every pair of the chunk
         where = None   # ... and the position in the chunk of each pair still walking
         for level in range(self.depth):
             xv = xf.take(base + self.feature.take(node))
-            node = self.child.take(2 * node + self._go_true(node, xv))
+            node = self.child.take(node + self._go_true(node, xv))
             if level % _COMPACT_EVERY == _COMPACT_EVERY - 1 and level + 1 < self.depth:
-                walking = node < self.n_internal
+                walking = node >= 0  # leaves have negative numbers
                 k = int(np.count_nonzero(walking))
                 if 2 * k < node.size:
                     if result is None:
@@ -157,43 +226,72 @@ class _Forest:
 
 def _comparable(x, split_dtype) -> np.ndarray:
     """[N, F] input as the comparisons see it: an integer input is converted to the threshold type."""
+    if type(x) is np.ndarray and x.ndim == 2 and x.dtype.kind == "f":
+        return x
     m = as_2d(x)
     return m if m.dtype.kind == "f" else m.astype(split_dtype)
 
 
-def _aggregate(forest: _Forest, x: np.ndarray, values: np.ndarray, has, how: str):
-    """[N, n_targets] aggregated leaf weights (in the weights' type) and whether any tree contributed.
+class _Scores:
+    """A forest's aggregated leaf weights: ``scores(x)`` -> ([N, n_targets] scores in the weights'
+    type, whether any tree contributed: [N, n_targets] bools, or None when every one did).
 
     ``has`` [n_leaves, n_targets] tells which leaf scores which target (None: all of them).
     SUM and AVERAGE add the trees one after the other, in tree order (a running sum,
     never numpy's pairwise summation), a block of trees at a time.
     """
-    leaves = forest.leaves(x).T  # [T, N]
-    n_trees, n = leaves.shape
-    n_targets = values.shape[1]
-    trees_per_block = max(1, _ACCUMULATE_BLOCK // max(n * n_targets, 1))
-    if has is None:
-        contributed = np.full((n, n_targets), n_trees > 0)
-    else:
-        contributed = np.zeros((n, n_targets), dtype=bool)
+
+    def __init__(self, forest: _Forest, values: np.ndarray, has, how: str):
+        self.forest = forest
+        self.values = forest.per_leaf(values)
+        self.has = None if has is None else forest.per_leaf(has)
+        self.how = how
+        self.n_targets = values.shape[1]
+        self.zero = values.dtype.type(0)
+        # the sum of one block, with nothing else to do: the common case, kept short
+        self.plain_sum = has is None and how == "SUM" and forest.n_trees > 0
+        if how in ("MIN", "MAX"):
+            # a leaf that does not score a target takes no part in its MIN / MAX
+            self.pick, self.void = (np.min, np.inf) if how == "MIN" else (np.max, -np.inf)
+            self.table = self.values if has is None else np.where(self.has, self.values, self.void)
+
+    def __call__(self, x: np.ndarray):
+        ends = self.forest.ends(x)  # [T, N]
+        n_trees, n = ends.shape
+        values, n_targets = self.values, self.n_targets
+        trees_per_block = max(1, _ACCUMULATE_BLOCK // max(n * n_targets, 1))
+        if self.plain_sum and n_trees <= trees_per_block:
+            # the running sum, then + 0 as the sum started from 0 would end (-0.0 -> 0.0)
+            out = np.add.accumulate(values.take(ends, axis=0), axis=0)[-1]
+            out += self.zero
+            return out, None
+        if self.has is None:
+            contributed = None if n_trees else np.zeros((n, n_targets), dtype=bool)
+        else:
+            contributed = np.zeros((n, n_targets), dtype=bool)
+            for t in range(0, n_trees, trees_per_block):
+                contributed |= self.has[ends[t:t + trees_per_block]].any(axis=0)
+        if self.how in ("SUM", "AVERAGE"):
+            if not n_trees:
+                out = np.zeros((n, n_targets), dtype=values.dtype)
+            elif n_trees <= trees_per_block:
+                out = np.add.accumulate(values.take(ends, axis=0), axis=0)[-1]
+                out += self.zero
+            else:
+                out = np.zeros((1, n, n_targets), dtype=values.dtype)
+                for t in range(0, n_trees, trees_per_block):
+                    block = values[ends[t:t + trees_per_block]]  # [trees, N, targets]
+                    out = np.add.accumulate(np.concatenate([out, block]), axis=0)[-1:]
+                out = out[0]
+            if self.how == "AVERAGE":
+                out /= values.dtype.type(max(n_trees, 1))
+            return out, contributed
+        out = np.full((n, n_targets), self.void, dtype=values.dtype)
         for t in range(0, n_trees, trees_per_block):
-            contributed |= has[leaves[t:t + trees_per_block]].any(axis=0)
-    if how in ("SUM", "AVERAGE"):
-        out = np.zeros((1, n, n_targets), dtype=values.dtype)
-        for t in range(0, n_trees, trees_per_block):
-            block = values[leaves[t:t + trees_per_block]]  # [trees, N, targets]
-            out = np.add.accumulate(np.concatenate([out, block]), axis=0)[-1:]
-        out = out[0]
-        if how == "AVERAGE":
-            out /= values.dtype.type(max(n_trees, 1))
-        return out, contributed
-    # a leaf that does not score a target takes no part in its MIN / MAX
-    pick, void = (np.min, np.inf) if how == "MIN" else (np.max, -np.inf)
-    table = values if has is None else np.where(has, values, void)
-    out = np.full((n, n_targets), void, dtype=values.dtype)
-    for t in range(0, n_trees, trees_per_block):
-        out = pick(np.concatenate([out[None], table[leaves[t:t + trees_per_block]]]), axis=0)
-    return np.where(contributed, out, 0).astype(values.dtype), contributed
+            out = self.pick(np.concatenate([out[None], self.table[ends[t:t + trees_per_block]]]), axis=0)
+        if contributed is not None:
+            out = np.where(contributed, out, 0)
+        return out.astype(values.dtype, copy=False), contributed
 
 
 def _leaf_table(n_leaves: int, n_targets: int, leaf, target, weight, dtype):
@@ -213,8 +311,8 @@ def _leaf_table(n_leaves: int, n_targets: int, leaf, target, weight, dtype):
 def _with_base(scores, contributed, base):
     """Scores plus base values (one per target); a target no tree scored stays 0, as in onnxruntime."""
     if base.size == scores.shape[1]:
-        scores = scores + base.astype(scores.dtype)
-    return np.where(contributed, scores, scores.dtype.type(0))
+        scores = scores + base
+    return scores if contributed is None else np.where(contributed, scores, scores.dtype.type(0))
 
 
 # --------------------------------------------------------------------------- TreeEnsemble (5)
@@ -233,9 +331,8 @@ def _member_sets(modes: np.ndarray, membership_values) -> dict:
 
 
 @op("TreeEnsemble", since=5, domain=ML_DOMAIN)
+@per_node
 def tree_ensemble(
-    xp,
-    x,
     *,
     leaf_targetids,
     leaf_weights,
@@ -254,13 +351,23 @@ def tree_ensemble(
     nodes_missing_value_tracks_true=None,
     post_transform=0,
 ):
-    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
-    forest, values, has = prepared("TreeEnsemble", attrs, lambda: _prepare_v5(**attrs))
-    a = np.asarray(x)
-    m = _comparable(a, forest.split.dtype)
-    scores, contributed = _aggregate(forest, m, values, has, _AGGREGATES[int(aggregate_function)])
-    scores = np.where(contributed, scores, scores.dtype.type(0))
-    return xp.asarray(post_transform_scores(scores, post_transform).astype(a.dtype))
+    forest, values, has = _prepare_v5(
+        leaf_targetids=leaf_targetids, leaf_weights=leaf_weights, nodes_falseleafs=nodes_falseleafs,
+        nodes_falsenodeids=nodes_falsenodeids, nodes_featureids=nodes_featureids, nodes_modes=nodes_modes,
+        nodes_splits=nodes_splits, nodes_trueleafs=nodes_trueleafs, nodes_truenodeids=nodes_truenodeids,
+        tree_roots=tree_roots, membership_values=membership_values, n_targets=n_targets,
+        nodes_missing_value_tracks_true=nodes_missing_value_tracks_true)
+    scores_of = _Scores(forest, values, has, _AGGREGATES[int(aggregate_function)])
+    transform = transform_name(post_transform)
+
+    def run(xp, x):
+        a = np.asarray(x)
+        scores, contributed = scores_of(_comparable(a, forest.split_dtype))
+        if contributed is not None:
+            scores = np.where(contributed, scores, scores.dtype.type(0))
+        return to_xp(xp, post_transform_scores(scores, transform).astype(a.dtype, copy=False))
+
+    return run
 
 
 def _prepare_v5(*, leaf_targetids, leaf_weights, nodes_falseleafs, nodes_falsenodeids, nodes_featureids, nodes_modes,
@@ -351,9 +458,8 @@ def _threshold_type(nodes_values_as_tensor) -> np.dtype:
 
 
 @op("TreeEnsembleRegressor", since=(1, 3), domain=ML_DOMAIN)
+@per_node
 def tree_ensemble_regressor(
-    xp,
-    x,
     *,
     aggregate_function="SUM",
     base_values=None,
@@ -377,12 +483,24 @@ def tree_ensemble_regressor(
     target_weights=None,
     target_weights_as_tensor=None,
 ):
-    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
-    forest, values, has, base = prepared("TreeEnsembleRegressor", attrs, lambda: _prepare_regressor(**attrs))
-    m = _comparable(x, forest.split.dtype)
-    scores, contributed = _aggregate(forest, m, values, has, aggregate_function)
-    scores = _with_base(scores, contributed, base)
-    return xp.asarray(post_transform_scores(scores, post_transform).astype(np.float32))
+    forest, values, has, base = _prepare_regressor(
+        base_values=base_values, base_values_as_tensor=base_values_as_tensor, n_targets=n_targets,
+        nodes_falsenodeids=nodes_falsenodeids, nodes_featureids=nodes_featureids,
+        nodes_missing_value_tracks_true=nodes_missing_value_tracks_true, nodes_modes=nodes_modes,
+        nodes_nodeids=nodes_nodeids, nodes_treeids=nodes_treeids, nodes_truenodeids=nodes_truenodeids,
+        nodes_values=nodes_values, nodes_values_as_tensor=nodes_values_as_tensor, target_ids=target_ids,
+        target_nodeids=target_nodeids, target_treeids=target_treeids, target_weights=target_weights,
+        target_weights_as_tensor=target_weights_as_tensor)
+    base = base.astype(values.dtype)
+    scores_of = _Scores(forest, values, has, aggregate_function)
+    transform = transform_name(post_transform)
+
+    def run(xp, x):
+        scores, contributed = scores_of(_comparable(x, forest.split_dtype))
+        scores = _with_base(scores, contributed, base)
+        return to_xp(xp, post_transform_scores(scores, transform).astype(np.float32, copy=False))
+
+    return run
 
 
 def _prepare_regressor(*, base_values, base_values_as_tensor, n_targets, nodes_falsenodeids, nodes_featureids,
@@ -447,9 +565,8 @@ def _binary_classifier(scores, base, scored, positive_weights, labels, post_tran
 
 
 @op("TreeEnsembleClassifier", since=(1, 3), domain=ML_DOMAIN)
+@per_node
 def tree_ensemble_classifier(
-    xp,
-    x,
     *,
     base_values=None,
     base_values_as_tensor=None,
@@ -473,24 +590,50 @@ def tree_ensemble_classifier(
     nodes_values_as_tensor=None,
     post_transform="NONE",
 ):
-    attrs = {k: v for k, v in locals().items() if k not in ("xp", "x")}
-    forest, values, has, base, scored, positive_weights, labels = prepared(
-        "TreeEnsembleClassifier", attrs, lambda: _prepare_classifier(**attrs))
-    m = _comparable(x, forest.split.dtype)
-    scores, contributed = _aggregate(forest, m, values, has, "SUM")
+    forest, values, has, base, scored, positive_weights, labels = _prepare_classifier(
+        base_values=base_values, base_values_as_tensor=base_values_as_tensor, class_ids=class_ids,
+        class_nodeids=class_nodeids, class_treeids=class_treeids, class_weights=class_weights,
+        class_weights_as_tensor=class_weights_as_tensor, classlabels_int64s=classlabels_int64s,
+        classlabels_strings=classlabels_strings, nodes_falsenodeids=nodes_falsenodeids,
+        nodes_featureids=nodes_featureids, nodes_missing_value_tracks_true=nodes_missing_value_tracks_true,
+        nodes_modes=nodes_modes, nodes_nodeids=nodes_nodeids, nodes_treeids=nodes_treeids,
+        nodes_truenodeids=nodes_truenodeids, nodes_values=nodes_values, nodes_values_as_tensor=nodes_values_as_tensor)
+    transform = transform_name(post_transform)
     n_classes = len(labels)
+    strings = labels.dtype == object
     if n_classes == 2:
-        y, z = _binary_classifier(scores, base, scored, positive_weights, labels, post_transform)
+        def scores_and_labels(scores, contributed):
+            return _binary_classifier(scores, base, scored, positive_weights, labels, transform)
     else:
-        scores, contributed = scores[:, :n_classes], contributed[:, :n_classes]
-        if base.size:
-            # a base value gives its class a score even where no tree scored it
-            scores = scores + np.resize(base, n_classes) * (np.arange(n_classes) < base.size)
-            contributed = contributed | (np.arange(n_classes) < base.size)
-        # the label is the best class among those that have a score
-        y = label_array(labels, np.argmax(np.where(contributed, scores, -np.inf), axis=1))
-        z = post_transform_scores(np.where(contributed, scores, scores.dtype.type(0)), post_transform)
-    return (y if y.dtype == object else xp.asarray(y)), xp.asarray(z.astype(np.float32))
+        width = values.shape[1]
+        # a base value gives its class a score even where no tree scored it
+        base_row = np.resize(base, n_classes) * (np.arange(n_classes) < base.size) if base.size else None
+        based = np.arange(n_classes) < base.size
+
+        def scores_and_labels(scores, contributed):
+            if width != n_classes:
+                scores = scores[:, :n_classes]
+                contributed = None if contributed is None else contributed[:, :n_classes]
+            if base_row is not None:
+                scores = scores + base_row
+                if contributed is not None:
+                    contributed = contributed | based
+            if contributed is None:
+                # every class has a score: the label is the best one
+                return labels.take(scores.argmax(axis=1)), (
+                    scores if transform == "NONE" else post_transform_scores(scores, transform))
+            # the label is the best class among those that have a score
+            y = labels.take(np.where(contributed, scores, -np.inf).argmax(axis=1))
+            return y, post_transform_scores(np.where(contributed, scores, scores.dtype.type(0)), transform)
+
+    scores_of = _Scores(forest, values, has, "SUM")
+
+    def run(xp, x):
+        scores, contributed = scores_of(_comparable(x, forest.split_dtype))
+        y, z = scores_and_labels(scores, contributed)
+        return (y if strings else to_xp(xp, y)), to_xp(xp, z.astype(np.float32, copy=False))
+
+    return run
 
 
 def _prepare_classifier(*, base_values, base_values_as_tensor, class_ids, class_nodeids, class_treeids, class_weights,
