@@ -33,7 +33,12 @@ def _same_float(a, b) -> bool:
 
 def _fits(out, *arrays) -> bool:
     """``out`` can take the broadcast result of ``arrays``."""
-    return out is None or np.broadcast_shapes(*(a.shape for a in arrays)) == out.shape
+    if out is None:
+        return True
+    shape = out.shape
+    if all(a.shape == shape for a in arrays):
+        return True
+    return np.broadcast_shapes(*(a.shape for a in arrays)) == shape
 
 
 # ------------------------------------------------------------------------------------ unary
@@ -252,7 +257,9 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
 # ------------------------------------------------------------------------------------ binary
 def _binary_kernel(ufunc):
     def kernel(a, b, out=None):
-        if not _same_float(a, b) or not _fits(out, a, b):
+        if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype not in _FLOATS:
+            return NotImplemented
+        if out is not None and not (a.shape == b.shape or _fits(out, a, b)):
             return NotImplemented
         return ufunc(a, b, out=out)
 
