@@ -1,10 +1,12 @@
 """Convolution operators: Conv, ConvTranspose, DeformConv, Col2Im, CausalConvWithState.
 
-Conv is computed as im2col + one matmul per group: the padded input is viewed as
-sliding windows with ``as_strided`` (no copy), the view is laid out as columns
-(one copy) and multiplied by the reshaped weights.  ConvTranspose is the adjoint:
-one matmul producing columns, then a col2im scatter-add (a Python loop over kernel
-positions only, each position a strided slice add).
+Conv picks one of four kernels per shape (``_conv_geometry``, cached): depthwise
+(_conv_depthwise: a weighted sum of taps, channels-last), 1x1 (one matrix product),
+2-D stride-1 convs with few output channels (one product per kernel row, no columns)
+and everything else (matrix products over cache-sized blocks of im2col columns), the
+last three in _conv_gemm.  ConvTranspose is the adjoint: one matmul producing columns,
+then a col2im scatter-add (a Python loop over kernel positions only, each position a
+strided slice add).
 
 The geometry helpers (``conv_pads``, ``conv_output_shape``, ``pad_spatial``,
 ``window_view``, ``col2im_add``) are public so pooling and other modules can reuse them.
@@ -12,12 +14,15 @@ The geometry helpers (``conv_pads``, ``conv_output_shape``, ``pad_spatial``,
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ._conv_depthwise import conv_depthwise
+from ._conv_gemm import conv_im2col, conv_pointwise, conv_tap_products, use_tap_products
 from .registry import op
 
 # ---------------------------------------------------------------------------
@@ -152,66 +157,72 @@ def _channel_shape(ndim: int) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------
 
 
-def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-            strides=None):
-    """N-D grouped convolution (the Conv op), result in ``x``'s dtype."""
-    out_dtype = x.dtype
-    cdt = _compute_dtype(x.dtype)
-    x = np.asarray(x, dtype=cdt)
-    w = np.asarray(w, dtype=cdt)
-    nsp = x.ndim - 2
-    kernel = _ints(kernel_shape, nsp, 0) if kernel_shape else list(w.shape[2:])
+def _key(values):
+    """A hashable form of an int-list attribute (None stays None)."""
+    return None if values is None else tuple(int(v) for v in values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _conv_geometry(in_shape, w_shape, auto_pad, dilations, group, kernel_shape, pads, strides):
+    """``(kind, pads, kernel, strides, dilations, out_shape)`` of a Conv, checked once per shape."""
+    nsp = len(in_shape) - 2
+    kernel = _ints(kernel_shape, nsp, 0) if kernel_shape else list(w_shape[2:])
     strides = _ints(strides, nsp, 1)
     dilations = _ints(dilations, nsp, 1)
-    pads = conv_pads(auto_pad, x.shape[2:], kernel, strides, dilations, pads)
-    out_shape = conv_output_shape(x.shape[2:], kernel, strides, dilations, pads)
-    N, C = x.shape[:2]
-    M = w.shape[0]
-    Cg, Mg = C // group, M // group
-    L = math.prod(out_shape)
-
-    if Cg == 1 and group > 1:
-        y = _depthwise(x, w, pads, kernel, strides, dilations, out_shape, group)
+    pads = conv_pads(auto_pad, in_shape[2:], kernel, strides, dilations, pads)
+    out_shape = conv_output_shape(in_shape[2:], kernel, strides, dilations, pads)
+    C, M = in_shape[1], w_shape[0]
+    if group < 1 or C % group or M % group or w_shape[1] * group != C:
+        raise ValueError(f"Conv: input has {C} channels, weights {tuple(w_shape)}, group {group}: "
+                         f"W must be (M, C / group, *kernel) with M and C divisible by group")
+    if len(w_shape) != len(in_shape) or list(w_shape[2:]) != kernel:
+        raise ValueError(f"Conv: weights {tuple(w_shape)} do not match kernel_shape {kernel} "
+                         f"of a {nsp}-D input {tuple(in_shape)}")
+    if any(o < 0 for o in out_shape):
+        raise ValueError(f"Conv: kernel {kernel} (dilations {dilations}) is larger than the input "
+                         f"{list(in_shape[2:])} padded by {pads}")
+    if C == group and group > 1:
+        kind = "depthwise"
+    elif all(k == 1 for k in kernel) and not any(pads):
+        kind = "pointwise"
+    elif use_tap_products(in_shape, w_shape, strides, group):
+        kind = "taps"
     else:
-        if all(k == 1 for k in kernel) and not any(pads):
-            # 1x1 kernel: no im2col, just (strided) pointwise matmul
-            picks = tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out_shape, strides))
-            sub = x[(slice(None), slice(None)) + picks]
-            cols = sub.reshape(N, C, L)
-        else:
-            xpad = pad_spatial(x, pads[:nsp], pads[nsp:])
-            cols = im2col(xpad, kernel, strides, dilations, out_shape)
-        K = math.prod(kernel)
-        if group == 1:
-            y = np.matmul(w.reshape(M, Cg * K), cols)
-        else:
-            wg = w.reshape(group, Mg, Cg * K)
-            y = np.matmul(wg, cols.reshape(N, group, Cg * K, L)).reshape(N, M, L)
-        y = y.reshape((N, M) + tuple(out_shape))
-    if b is not None:
-        y = y + np.asarray(b, dtype=cdt).reshape(_channel_shape(y.ndim))
-    return y.astype(out_dtype, copy=False)
+        kind = "im2col"
+    return kind, tuple(pads), tuple(kernel), tuple(strides), tuple(dilations), tuple(out_shape)
 
 
-def _depthwise(x, w, pads, kernel, strides, dilations, out_shape, group):
-    """Grouped conv with one input channel per group: accumulate per kernel position.
+def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
+            strides=None):
+    """N-D grouped convolution (the Conv op), result in ``x``'s dtype.
 
-    A batched matmul over thousands of 1 x K by K x L products is slow, while a
-    broadcast multiply-add per kernel position is cheap and needs no columns.
+    The result may be stored channels-last (see _conv_layout): depthwise convolutions
+    produce it, pointwise ones keep the layout they are given.
     """
-    nsp = len(kernel)
-    N, C = x.shape[:2]
-    M = w.shape[0]
-    Mg = M // group
-    xpad = pad_spatial(x, pads[:nsp], pads[nsp:])
-    # (N, C, 1, *out) against weights (1, C, Mg, 1...) -> (N, C, Mg, *out)
-    y = np.zeros((N, C, Mg) + tuple(out_shape), dtype=x.dtype)
-    wk = w.reshape((C, Mg) + tuple(kernel))
-    ones = (1,) * nsp
-    for pos in itertools.product(*(range(k) for k in kernel)):
-        xs = xpad[(slice(None), slice(None)) + kernel_slices(pos, strides, dilations, out_shape)]
-        y += xs[:, :, None] * wk[(slice(None), slice(None)) + pos].reshape((1, C, Mg) + ones)
-    return y.reshape((N, M) + tuple(out_shape))
+    out_dtype = x.dtype
+    cdt = _compute_dtype(out_dtype)
+    if x.dtype != cdt:
+        x = x.astype(cdt)
+    if w.dtype != cdt or not w.flags.c_contiguous:
+        w = np.ascontiguousarray(w, dtype=cdt)
+    if b is not None:
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"Conv: bias of shape {tuple(b.shape)} for {w.shape[0]} output channels")
+        if b.dtype != cdt:
+            b = b.astype(cdt)
+    group = int(group)
+    kind, pads, kernel, strides, dilations, out_shape = _conv_geometry(
+        x.shape, w.shape, _auto_pad_name(auto_pad), _key(dilations), group, _key(kernel_shape), _key(pads),
+        _key(strides))
+    if kind == "depthwise":
+        y = conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group)
+    elif kind == "pointwise":
+        y = conv_pointwise(x, w, b, strides, group)
+    elif kind == "taps":
+        y = conv_tap_products(x, w, b, pads, kernel, dilations, out_shape)
+    else:
+        y = conv_im2col(x, w, b, pads, kernel, strides, dilations, out_shape, group)
+    return y if y.dtype == out_dtype else y.astype(out_dtype)
 
 
 @op("Conv", since=1)
@@ -297,10 +308,13 @@ def conv_transpose_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=
     cols = cols.reshape((N, M) + tuple(kernel) + tuple(in_shape))
     buf = np.zeros((N, M) + tuple(full), dtype=cdt)
     col2im_add(cols, buf, kernel, strides, dilations, in_shape)
-    y = _crop(buf, begins, target)
+    if list(begins) == [0] * nsp and list(target) == list(full):
+        y = buf
+    else:
+        y = np.ascontiguousarray(_crop(buf, begins, target))
     if b is not None:
-        y = y + np.asarray(b, dtype=cdt).reshape(_channel_shape(y.ndim))
-    return np.ascontiguousarray(y).astype(out_dtype, copy=False)
+        y += np.asarray(b, dtype=cdt).reshape(_channel_shape(y.ndim))
+    return y.astype(out_dtype, copy=False)
 
 
 def _conv_transpose_kernel(same_upper_at_end: bool):

@@ -372,9 +372,10 @@ def _grid_coords(xp, grid, spatial, align_corners, mode, padding_mode):
         if mode == "nearest":
             u = xp.round(u)  # halfway rounds to even, like PyTorch
         lo, hi = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
-        if padding_mode == "border":
-            # Only points beyond the sampling borders move; cubic taps of points in
-            # the half pixel just inside still see the unclamped offset.
+        if padding_mode == "border" and mode != "cubic":
+            # Points beyond the sampling borders move onto the border.  Cubic points stay
+            # where they are: each of their taps is clamped instead (_grid_axis_taps), as
+            # PyTorch and onnxruntime do, so the weights keep the point's true offset.
             u = xp.where((u < lo) | (u > hi), xp.clip(u, 0, size - 1), u)
         elif padding_mode == "reflection":
             u = _reflect(xp, u, lo, hi)

@@ -1,9 +1,16 @@
 """Pooling operators: AveragePool, MaxPool, LpPool, their Global* forms, MaxUnpool, MaxRoiPool.
 
-Windowed pools loop over kernel positions only: for each position one strided
-slice of the padded input covers every output pixel at once, and is folded into
-the running max/sum.  Average divisors are separable (a product of per-axis
-counts), so they are computed per axis and broadcast, never per window.
+Max and sum over a box are separable: windowed pools reduce one spatial axis at a
+time, each pass folding the kernel taps of that axis in with one strided slice per
+tap (an output range and the input positions it reads, so the padding is never
+materialised).  A k x k pool costs 2k passes instead of k^2.  The last (innermost)
+axis goes last: its strided reads then cover the smallest array.  Intermediates keep
+the input's memory order (channels-last stays channels-last, see _conv_layout).  A
+window covering whole planes is one reduction across rows.  Average divisors are
+separable too (a product of per-axis counts), computed once per shape.
+
+MaxPool with indices keeps a running max over kernel taps that remembers where each
+maximum came from.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import math
 
 import numpy as np
 
+from ._conv_layout import channels_last_view, empty_channels_last, is_channels_last
 from .conv import _auto_pad_name, _ints, kernel_slices, pad_spatial, same_pads
 from .dtypes import astype, numpy_dtype
 from .registry import op
@@ -90,6 +98,94 @@ def _acc_dtype(dtype):
 
 
 # ---------------------------------------------------------------------------
+# separable window reduction
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def _axis_passes(n, k, s, d, b, o):
+    """Kernel taps of one axis: ``(out slice, in slice)`` for each tap that reads the input,
+    the widest first; ``None`` when one window covers the whole axis (a plain reduction)."""
+    if o == 1 and b == 0 and d == 1 and k >= n:
+        return None
+    taps = []
+    for t in range(k):
+        # output o reads input o * s + t * d - b
+        lo = max(0, -(-(b - t * d) // s))
+        hi = min(o, (n - 1 - t * d + b) // s + 1)
+        if hi > lo:
+            first = lo * s + t * d - b
+            taps.append((slice(lo, hi), slice(first, first + (hi - lo - 1) * s + 1, s)))
+    taps.sort(key=lambda p: p[0].start - p[0].stop)
+    return tuple(taps)
+
+
+def _empty_like_layout(x: np.ndarray, shape, dtype) -> np.ndarray:
+    return empty_channels_last(shape, dtype) if is_channels_last(x) else np.empty(shape, dtype=dtype)
+
+
+def _reduce_spatial(x: np.ndarray, ufunc) -> np.ndarray:
+    """``ufunc`` (np.add or np.maximum) over all spatial axes, kept as size 1.
+
+    NumPy reduces a short trailing axis slowly (the whole-plane pass of a 7x7 map is
+    ~40 times slower than its memory traffic), so the planes are laid out as rows of
+    an (N, L, C) array and reduced across rows, or summed by a product with ones.
+    """
+    N, C = x.shape[:2]
+    L = math.prod(x.shape[2:])
+    keep = (N, C) + (1,) * (x.ndim - 2)
+    if L == 0 or N * C == 0:
+        return ufunc.reduce(x, axis=_spatial_axes(x), keepdims=True)
+    if is_channels_last(x):
+        r = ufunc.reduce(channels_last_view(x).reshape(N, L, C), axis=1)
+    elif x.flags.c_contiguous and ufunc is np.add and x.dtype in (np.float32, np.float64):
+        r = x.reshape(N * C, L) @ np.ones(L, dtype=x.dtype)
+    elif x.flags.c_contiguous:
+        rows = np.empty((N, L, C), dtype=x.dtype)
+        rows[...] = x.reshape(N, C, L).transpose(0, 2, 1)
+        r = ufunc.reduce(rows, axis=1)
+    else:
+        return ufunc.reduce(x, axis=_spatial_axes(x), keepdims=True)
+    return r.reshape(keep)
+
+
+def _window_reduce(x, ufunc, identity, kernel, strides, dilations, begins, out_shape):
+    """``ufunc`` (np.maximum or np.add) over every pooling window, padding = ``identity``."""
+    n = len(kernel)
+    spans = [_axis_passes(x.shape[2 + i], kernel[i], strides[i], dilations[i], begins[i], out_shape[i])
+             for i in range(n)]
+    if all(p is None for p in spans):
+        return _reduce_spatial(x, ufunc)
+    cur = x
+    for i in range(n):
+        axis = 2 + i
+        passes = spans[i]
+        if passes is None:
+            cur = ufunc.reduce(cur, axis=axis, keepdims=True)
+            continue
+        shape = cur.shape[:axis] + (out_shape[i],) + cur.shape[axis + 1:]
+        nxt = _empty_like_layout(cur, shape, cur.dtype)
+        head = (slice(None),) * axis
+        if not passes:
+            nxt[...] = identity
+            cur = nxt
+            continue
+        (out0, in0), rest = passes[0], passes[1:]
+        nxt[head + (out0,)] = cur[head + (in0,)]
+        if out0.start > 0:
+            nxt[head + (slice(0, out0.start),)] = identity
+        if out0.stop < out_shape[i]:
+            nxt[head + (slice(out0.stop, None),)] = identity
+        for o_sl, i_sl in rest:
+            dst = nxt[head + (o_sl,)]
+            ufunc(dst, cur[head + (i_sl,)], out=dst)
+        cur = nxt
+    if cur is x:
+        cur = cur.copy()
+    return cur
+
+
+# ---------------------------------------------------------------------------
 # AveragePool / LpPool
 # ---------------------------------------------------------------------------
 
@@ -97,15 +193,10 @@ def _acc_dtype(dtype):
 def _sum_pool(x, kernel, strides, dilations, begins, out_shape, power=None):
     """Sum of (|x|^power when given) over each window; padding contributes zero."""
     acc = _acc_dtype(x.dtype)
-    xs = np.asarray(x, dtype=acc)
+    xs = x if x.dtype == acc else x.astype(acc)
     if power is not None:
         xs = np.abs(xs) ** power
-    xpad = _padded_for_windows(xs, begins, x.shape[2:], kernel, strides, dilations, out_shape, 0)
-    head = (slice(None), slice(None))
-    total = np.zeros(x.shape[:2] + tuple(out_shape), dtype=acc)
-    for pos in _positions(kernel):
-        total += xpad[head + kernel_slices(pos, strides, dilations, out_shape)]
-    return total
+    return _window_reduce(xs, np.add, 0, kernel, strides, dilations, begins, out_shape)
 
 
 @op("AveragePool", since=(1, 7, 10, 11, 19, 22))
@@ -116,7 +207,19 @@ def average_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, 
     total = _sum_pool(X, kernel, strides, dilations, begins, out)
     counts = average_counts(tuple(X.shape[2:]), tuple(kernel), tuple(strides), tuple(dilations),
                             tuple(begins), tuple(ends), tuple(out), bool(count_include_pad))
-    return (total / counts.astype(total.dtype)).astype(X.dtype, copy=False)
+    if total.dtype != counts.dtype:
+        counts = _counts_in(total.dtype, tuple(X.shape[2:]), tuple(kernel), tuple(strides), tuple(dilations),
+                            tuple(begins), tuple(ends), tuple(out), bool(count_include_pad))
+    np.divide(total, counts, out=total)
+    return total.astype(X.dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=256)
+def _counts_in(dtype, *geometry) -> np.ndarray:
+    """``average_counts`` converted to the accumulation dtype, once per shape."""
+    counts = average_counts(*geometry).astype(dtype)
+    counts.flags.writeable = False
+    return counts
 
 
 @functools.lru_cache(maxsize=256)
@@ -174,31 +277,23 @@ def max_pool(xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_sh
     kernel, strides, dilations, begins, _ends, out = _geometry_from_attrs(
         X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
     x = np.asarray(X)
+    if _n_outputs < 2:
+        return _window_reduce(x, np.maximum, _lowest(x.dtype), kernel, strides, dilations, begins, out)
     in_shape = x.shape[2:]
     xpad = _padded_for_windows(x, begins, in_shape, kernel, strides, dilations, out, _lowest(x.dtype))
     head = (slice(None), slice(None))
-    want_index = _n_outputs > 1
-    best = None
-    arg = None
+    best = arg = None
     for pos in _positions(kernel):
         vals = xpad[head + kernel_slices(pos, strides, dilations, out)]
+        idx = _flat_index(out, pos, kernel, strides, dilations, begins, in_shape, storage_order)
         if best is None:
             best = vals.copy()
-            if want_index:
-                arg = np.broadcast_to(
-                    _flat_index(out, pos, kernel, strides, dilations, begins, in_shape, storage_order),
-                    best.shape).copy()
+            arg = np.broadcast_to(idx, best.shape).copy()
             continue
-        if want_index:
-            # strict '>' keeps the first maximum, as a row-major scan does
-            better = vals > best
-            idx = _flat_index(out, pos, kernel, strides, dilations, begins, in_shape, storage_order)
-            arg = np.where(better, idx, arg)
-            best = np.where(better, vals, best)
-        else:
-            np.maximum(best, vals, out=best)
-    if not want_index:
-        return best
+        # strict '>' keeps the first maximum, as a row-major scan does
+        better = vals > best
+        arg = np.where(better, idx, arg)
+        best = np.where(better, vals, best)
     N, C = x.shape[:2]
     plane = np.arange(N * C, dtype=np.int64).reshape((N, C) + (1,) * len(kernel)) * math.prod(in_shape)
     return best, (arg + plane).astype(np.int64)
@@ -216,12 +311,18 @@ def _spatial_axes(x):
 @op("GlobalAveragePool", since=1)
 def global_average_pool(xp, X):
     acc = _acc_dtype(X.dtype)
+    if type(X) is np.ndarray and math.prod(X.shape[2:]) > 0:
+        s = _reduce_spatial(X if X.dtype == acc else X.astype(acc), np.add)
+        s /= math.prod(X.shape[2:])
+        return s.astype(X.dtype, copy=False)
     y = xp.mean(astype(xp, X, acc), axis=_spatial_axes(X), keepdims=True)
     return xp.astype(y, X.dtype, copy=False)
 
 
 @op("GlobalMaxPool", since=1)
 def global_max_pool(xp, X):
+    if type(X) is np.ndarray and math.prod(X.shape[2:]) > 0:
+        return _reduce_spatial(X, np.maximum)
     return xp.max(X, axis=_spatial_axes(X), keepdims=True)
 
 

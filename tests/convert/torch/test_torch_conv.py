@@ -168,16 +168,7 @@ def _grid_sample(mode, padding_mode, runtimes=("onnxruntime", "nnex")):
 @pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 def test_grid_sample(mode, padding_mode):
-    if (mode, padding_mode) == ("bicubic", "border"):
-        _grid_sample(mode, padding_mode, runtimes=("onnxruntime",))  # nnex: see the xfail below
-    else:
-        _grid_sample(mode, padding_mode)
-
-
-@pytest.mark.xfail(strict=True, reason="nnex's GridSample (cubic, border) clips a sample point lying outside "
-                                        "before taking its 4x4 taps; PyTorch and onnxruntime clamp each tap")
-def test_grid_sample_bicubic_border_in_nnex():
-    _grid_sample("bicubic", "border", runtimes=("nnex",))
+    _grid_sample(mode, padding_mode)
 
 
 def test_affine_grid_sample():
