@@ -79,13 +79,11 @@ def sigmoid(x, out=None):
 def clip(x, lo=None, hi=None, out=None):
     if not _float(x):
         return NotImplemented
-    y = x
-    if lo is not None:
-        y = np.maximum(y, lo.astype(x.dtype, copy=False) if isinstance(lo, np.ndarray) else lo, out=out)
-        out = y
-    if hi is not None:
-        y = np.minimum(y, hi.astype(x.dtype, copy=False) if isinstance(hi, np.ndarray) else hi, out=out)
-    return y.copy() if y is x else y
+    lo = lo.astype(x.dtype, copy=False) if isinstance(lo, np.ndarray) else lo
+    hi = hi.astype(x.dtype, copy=False) if isinstance(hi, np.ndarray) else hi
+    if lo is None and hi is None:
+        return x.copy(order="K") if out is None else x
+    return np.clip(x, lo, hi, out=out)
 
 
 def clip_attrs(x, out=None, *, max=3.4028234663852886e38, min=-3.4028234663852886e38):
@@ -334,6 +332,21 @@ def attention(Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     return (np.matmul(s, V),)
 
 
+def batch_norm(X, scale, B, input_mean, input_var, out=None, *, epsilon=1e-5, momentum=0.9, training_mode=0,
+               is_test=0, spatial=1, consumed_inputs=None, _n_outputs=1, _opset=15):
+    """Inference BatchNormalization of a float32 (N, C, ...) input as one multiply-add per channel."""
+    if (_n_outputs != 1 or training_mode or not spatial or type(X) is not np.ndarray or X.dtype != _F32
+            or X.ndim < 2 or any(type(v) is not np.ndarray or v.shape != (X.shape[1],)
+                                 for v in (scale, B, input_mean, input_var))):
+        return NotImplemented
+    a = scale.astype(np.float64) / np.sqrt(input_var.astype(np.float64) + epsilon)
+    shift = (B - input_mean * a).astype(_F32)
+    per_channel = (-1,) + (1,) * (X.ndim - 2)
+    y = np.multiply(X, a.astype(_F32).reshape(per_channel), out=out)
+    y += shift.reshape(per_channel)
+    return y
+
+
 # (domain, op_type) -> {standard kernel's since: fast kernel}
 FAST: dict[tuple[str, str], dict[int, object]] = {}
 # (domain, op_type) -> input positions whose buffer the result may take
@@ -356,6 +369,7 @@ _register("LayerNormalization", (17,), layer_norm)
 _register("LSTM", (7, 14), lstm, donors=())
 _register("Pow", (7, 12, 13, 15), power)
 _register("Attention", (23, 24, 25), attention, donors=())
+_register("BatchNormalization", (6, 7, 9, 14, 15), batch_norm)
 _register("Reciprocal", (6, 13), reciprocal)
 for _op, _uf in (("Tanh", np.tanh), ("Exp", np.exp), ("Neg", np.negative), ("Abs", np.absolute),
                  ("Sqrt", np.sqrt), ("Log", np.log)):

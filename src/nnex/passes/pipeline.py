@@ -12,7 +12,9 @@ from .common_subexpression import CommonSubexpressionElimination
 from .constant_folding import ConstantFolding
 from .context import PassContext, walk_graphs
 from .conv_add_relu import ConvAddBias
+from .batchnorm_affine_fold import BatchNormAffineFold
 from .conv_bn_fold import ConvBatchNormFold
+from .conv_mul_fold import ConvMulFold
 from .dead_code import DeadCodeElimination
 from .gelu_fusion import GeluFusion
 from .identity_elimination import IdentityElimination
@@ -54,7 +56,7 @@ def passes_for_level(level) -> list:
              DeadCodeElimination()]
     if n == BASIC:
         return basic
-    fusions = [ConvBatchNormFold(), ConvAddBias(), MatMulAddGemm(), GeluFusion(), LayerNormFusion(),
+    fusions = [ConvBatchNormFold(), ConvMulFold(), ConvAddBias(), BatchNormAffineFold(), MatMulAddGemm(), GeluFusion(), LayerNormFusion(),
                AttentionFusion()]
     return basic[:-1] + fusions + basic[-1:]
 
