@@ -5,7 +5,8 @@
 
 Levels: 0 / "none" (nothing), 1 / "basic" (constant folding, dead code, identity elimination,
 common subexpressions, transpose cancelling), 2 / "extended" and 99 / "all" (basic + Conv/BN,
-Conv/Add, MatMul/Add->Gemm, Gelu, LayerNorm and (opset >= 23) Attention fusions). Every result is
+Conv/Mul, Conv/Add, BatchNormalization/Mul/Add, MatMul/Add->Gemm, Gelu, LayerNorm and (opset >= 23)
+Attention fusions). Every result is
 standard ONNX valid at the model's own opset.
 """
 
