@@ -1,12 +1,39 @@
-"""PyTorch backend: ``providers=["torch"]`` (CPU) or ``["torch:cuda"]`` (``"torch:cuda:1"``, ...)."""
+"""PyTorch backend: ``providers=["torch"]`` (CPU) or ``["torch:cuda"]`` (``"torch:cuda:1"``, ...).
+
+Kernels are adapted per node as base.py describes, with the call paths kept short (they
+run at every node of every run):
+
+* a node whose inputs are all tensors calls its kernel directly; host values (plan
+  constants, shape arithmetic) are moved to the device once per node and remembered;
+* a node that runs on the host remembers its last result when its inputs were immutable
+  (read-only NumPy arrays: plan constants, results remembered this way): shape arithmetic
+  (Shape -> Gather -> Concat -> Reshape) then costs one identity check per node after the
+  first run, as if it had been folded for the shapes of the feeds;
+* a run is one ``torch.inference_mode()`` scope (no autograd bookkeeping), with the
+  session's intra-op thread count when one was asked for (``intra_op_threads``), else
+  torch's own or 1, whichever ran faster lately (``_ThreadTuner``; ``adaptive_threads``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
+import array_api_compat.numpy as np_xp
 import ml_dtypes
 import numpy as np
 
 from .base import ArrayBackend
+from .host_ops import NUMPY_KERNELS
 from .namespace import make_namespace
+
+_HOST_TYPES = (np.ndarray, np.generic)
+
+# host kernels whose result is not a function of their inputs alone: never remembered
+_IMPURE = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+                     "Bernoulli", "Dropout"})
+# results remembered by a host node are shape-like: small (memory held per node stays small)
+_MEMO_MAX_ELEMENTS = 4096
 
 
 def _dtype_table(torch) -> dict:
@@ -21,6 +48,157 @@ def _dtype_table(torch) -> dict:
     return {np.dtype(k): v for k, v in pairs.items()}
 
 
+def _frozen(x) -> bool:
+    """An input nobody can change: None, a NumPy scalar, or a read-only NumPy array."""
+    return x is None or (type(x) is np.ndarray and not x.flags.writeable) or isinstance(x, np.generic)
+
+
+def _freeze_one(x):
+    if x is None or isinstance(x, np.generic):
+        return x
+    if type(x) is not np.ndarray or x.size > _MEMO_MAX_ELEMENTS or x.dtype == object:
+        return NotImplemented
+    if x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
+
+
+def _freeze(out):
+    """``out`` as read-only arrays (what a host node may hand out at every run), or NotImplemented."""
+    if type(out) is tuple:
+        outs = tuple(_freeze_one(o) for o in out)
+        return NotImplemented if any(o is NotImplemented for o in outs) else outs
+    return _freeze_one(out)
+
+
+class _ThreadTuner:
+    """Picks a run's intra-op thread count, torch's own (n) or 1, when the machine is contended.
+
+    torch's OpenMP loops split their work statically: every parallel region waits for its
+    slowest thread, so when other processes keep the cores busy each region waits for a
+    descheduled worker's time slice, and a run on 2 threads can take several times as long
+    as on 1 (measured: MobileNetV2 345 ms vs 71 ms at load 8 on 2 cores, where
+    onnxruntime's work-stealing pool degrades gracefully). On a quiet machine n threads win.
+
+    Contention shows in the CPU time a run on n threads gets: ``process CPU / (wall * n)``
+    is about 1 when its threads have the cores (OpenMP workers spin between regions) and
+    falls as they wait for them. While that share stays above ``CONTENDED``, runs use n
+    threads and nothing else is tried. Below it, 1 thread is timed too (its first run,
+    which builds oneDNN's kernels for one thread, is not counted), the faster count is
+    used, and the other is tried again after every ``interval`` runs, an interval that
+    doubles (up to 64) while the choice keeps winning clearly. The first run of a session
+    prepares its kernels and is not counted. A session whose runs take under ``SHORT_S``
+    (tiny models: too little work for parallel regions, and the timing costs a few
+    microseconds a run) stops tuning (``idle``).
+    """
+
+    SHORT_S = 1e-3
+    CONTENDED = 0.75
+
+    __slots__ = ("runs", "ema", "seen", "share", "interval", "next_probe", "idle")
+
+    def __init__(self):
+        self.runs = 0
+        self.ema: dict[int, float] = {}  # thread count -> smoothed run time (s)
+        self.seen: dict[int, int] = {}  # thread count -> runs
+        self.share = None  # smoothed CPU share of the runs on n threads
+        self.interval = 16
+        self.next_probe = 0
+        self.idle = False
+
+    @property
+    def contended(self) -> bool:
+        return self.share is not None and self.share < self.CONTENDED
+
+    def choose(self, n: int) -> int:
+        self.runs += 1
+        if self.runs == 1 or (n not in self.ema and 1 not in self.ema):
+            return n
+        if self.seen.get(1, 0) < 2:
+            return 1 if self.contended else n
+        if n not in self.ema:
+            return n
+        best = 1 if self.ema[1] < self.ema[n] and self.contended else n
+        if self.runs >= self.next_probe:
+            return 1 if best == n and self.contended else n
+        return best
+
+    def record(self, n: int, threads: int, seconds: float, cpu_seconds: float) -> None:
+        if self.runs == 1:
+            return  # the first run prepares (weights reordered, shapes remembered)
+        seen = self.seen[threads] = self.seen.get(threads, 0) + 1
+        if threads == n and n > 1:
+            share = cpu_seconds / (seconds * n)
+            self.share = share if self.share is None else 0.5 * (self.share + share)
+            if seen == 1 and seconds < self.SHORT_S:
+                self.idle = True
+        if threads == 1 and seen == 1:
+            return  # the first run on one thread builds oneDNN's kernels for it
+        old = self.ema.get(threads)
+        self.ema[threads] = seconds if old is None else 0.5 * (old + seconds)
+        if self.next_probe and self.runs < self.next_probe:
+            return
+        if len(self.ema) == 2 and n in self.ema:
+            clear = max(self.ema[1], self.ema[n]) > 1.3 * min(self.ema[1], self.ema[n])
+            self.interval = min(2 * self.interval, 64) if clear else 16
+            self.next_probe = self.runs + self.interval
+
+
+class _RunScope:
+    """One run: inference mode; the session's thread count, or the tuner's choice (torch's
+    global setting restored after the run)."""
+
+    __slots__ = ("_torch", "_threads", "_tuner", "_guard", "_previous", "_n", "_start", "_cpu")
+
+    def __init__(self, torch, threads: int = 0, tuner: _ThreadTuner | None = None):
+        self._torch = torch
+        self._threads = threads
+        self._tuner = tuner
+
+    def __enter__(self):
+        torch = self._torch
+        self._guard = torch._C._InferenceMode(True)
+        self._guard.__enter__()
+        self._previous = None
+        current = self._n = torch.get_num_threads()
+        threads = self._threads or (self._tuner.choose(current) if self._tuner is not None else current)
+        if threads != current:
+            self._previous = current
+            torch.set_num_threads(threads)
+        self._threads = threads
+        self._cpu = time.process_time()
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._tuner is not None and exc_type is None:
+            wall = time.perf_counter() - self._start
+            self._tuner.record(self._n, self._threads, wall, time.process_time() - self._cpu)
+        if self._previous is not None:
+            self._torch.set_num_threads(self._previous)
+        self._guard.__exit__(exc_type, exc, tb)
+        return False
+
+
+class _HostRun:
+    """A run of a plan with no kernel on torch (ai.onnx.ml models): its feeds stay NumPy arrays,
+    which the host kernels take as they are (no torch.from_numpy and back at every run)."""
+
+    __slots__ = ("_backend",)
+
+    def __init__(self, backend):
+        self._backend = backend
+
+    def __enter__(self):
+        self._backend._host_runs += 1
+        return self
+
+    def __exit__(self, *exc):
+        self._backend._host_runs -= 1
+        return False
+
+
 class TorchBackend(ArrayBackend):
     name = "torch"
 
@@ -30,6 +208,7 @@ class TorchBackend(ArrayBackend):
         import torch
 
         self._torch = torch
+        self._Tensor = torch.Tensor
         self.device = device
         self._device = torch.device(device)
         if self._device.type == "cuda" and not torch.cuda.is_available():
@@ -38,15 +217,32 @@ class TorchBackend(ArrayBackend):
         self._dtypes = _dtype_table(torch)
         self.xp = make_namespace(f"nnex.torch.{device}", compat, self._dtypes,
                                  None if self._on_cpu else self._device)
+        # intra-op threads for the runs of this backend's session (0: torch's global setting, or
+        # 1 where that ran faster lately, with adaptive_threads: see _ThreadTuner)
+        self.intra_op_threads = 0
+        self.adaptive_threads = True
+        self._tuner = _ThreadTuner()
+        self._device_kernels = 0  # kernels adapted to run on torch (see run_context)
+        self._host_runs = 0  # runs in progress of a plan without them (see _HostRun)
         from . import torch_kernels
 
         torch_kernels.register(self)
 
+    # ------------------------------------------------------------------ arrays
     def holds(self, dtype) -> bool:
         return dtype in self._dtypes
 
     def asarray(self, x, *, strict: bool = False):
+        if self._host_runs and isinstance(x, np.ndarray):
+            return x  # a feed of a run on the host only (see _HostRun)
         torch = self._torch
+        if type(x) is np.ndarray and self._on_cpu and x.flags.writeable:
+            tdtype = self._dtypes.get(x.dtype)  # byte-swapped dtypes are not in the table
+            if tdtype is not None and tdtype is not torch.bfloat16:
+                try:
+                    return torch.from_numpy(x)  # shares the memory
+                except ValueError:
+                    pass  # negative strides: copied below
         if isinstance(x, torch.Tensor):
             return x if x.device == self._device else x.to(self._device)
         if not isinstance(x, np.ndarray):
@@ -69,6 +265,11 @@ class TorchBackend(ArrayBackend):
 
     def to_numpy(self, x) -> np.ndarray:
         torch = self._torch
+        if type(x) is torch.Tensor and self._on_cpu:
+            try:
+                return x.numpy()
+            except (RuntimeError, TypeError):
+                pass  # bfloat16, a tensor that requires grad, a conjugate view: below
         if isinstance(x, np.ndarray):
             return x
         if not isinstance(x, torch.Tensor):
@@ -82,3 +283,220 @@ class TorchBackend(ArrayBackend):
         if x.dtype is torch.bfloat16:
             return x.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
         return x.numpy()
+
+    def run_context(self):
+        if self.intra_op_threads:
+            return _RunScope(self._torch, self.intra_op_threads)
+        if not self._device_kernels:
+            return _HostRun(self)  # a plan of host kernels only (ai.onnx.ml models): nothing runs on torch
+        if self.adaptive_threads and not self._tuner.idle and self._torch.get_num_threads() > 1:
+            return _RunScope(self._torch, tuner=self._tuner)
+        return self._torch._C._InferenceMode(True)  # the C++ guard itself: ~1 us a run
+
+    # ------------------------------------------------------------------ kernels
+    def wrap_kernel(self, kernel):
+        key = (kernel.domain, kernel.op_type)
+        native = self.natives.get(key, {}).get(kernel.since)
+        if native is not None and getattr(native, "nnex_per_node", False):
+            native = native()  # this node's own instance (its caches are this node's)
+        if self.on_host(kernel):
+            fn = self._host_call(kernel)
+        elif native is None:
+            self._device_kernels += 1
+            fn = self._device_call(kernel, kernel.fn, None)
+        else:
+            # a case the native kernel does not cover runs the standard one (on NumPy
+            # when that one is written with NumPy)
+            self._device_kernels += 1
+            fn = self._device_call(kernel, native, None if key in NUMPY_KERNELS else kernel.fn)
+        fn.__name__ = getattr(kernel.fn, "__name__", kernel.op_type)
+        return dataclasses.replace(kernel, fn=fn)
+
+    # The adapters below run at every call of a node: keep them lean.
+
+    def _host_value(self):
+        """``x -> x`` as NumPy (tensors through ``.numpy()`` where that shares memory)."""
+        Tensor, to_host, on_cpu = self._Tensor, self.to_host, self._on_cpu
+
+        def host(x):
+            if type(x) is Tensor and on_cpu:
+                try:
+                    return x.numpy()
+                except (RuntimeError, TypeError):
+                    pass
+            if x is None or type(x) is np.ndarray:
+                return x
+            return to_host(x)
+
+        return host
+
+    def _host_call(self, kernel):
+        """The standard kernel on NumPy, called as ``(xp, *inputs, **attrs)``; see ``_on_host``."""
+        direct = self._on_host(kernel)
+        host = self._host_value()
+
+        def host_kernel(xp, *inputs, **attrs):
+            return direct(xp, [x if type(x) is np.ndarray else host(x) for x in inputs], attrs)
+
+        prepare = getattr(kernel.fn, "nnex_prepare", None)
+        if prepare is not None:
+            # a kernel that derives its tables from the attributes once, when the planner binds
+            # them (ops/ml/_common.per_node): the bound run, on NumPy
+            def prepare_on_host(attrs):
+                run = prepare(attrs)
+
+                def host_run(xp, *inputs):
+                    return run(np_xp, *[x if type(x) is np.ndarray else host(x) for x in inputs])
+
+                return host_run
+
+            host_kernel.nnex_prepare = prepare_on_host
+        return host_kernel
+
+    @staticmethod
+    def _on_host(kernel):
+        """The standard kernel on NumPy, called as ``(xp, host_inputs, attrs)``. Its last result is
+        remembered where the inputs were immutable and the result is small (see the module doc);
+        a node that had mutable inputs at its first run is never remembered (its inputs depend
+        on the feeds' values), so it pays nothing for it."""
+        fn = kernel.fn
+        if kernel.op_type in _IMPURE:
+
+            def plain(xp, inputs, attrs):
+                return fn(np_xp, *inputs, **attrs)
+
+            return plain
+
+        # memo[0]: (inputs, result) of the last run whose inputs were immutable, or None;
+        # memo[1]: whether the node may remember (None until its first run)
+        memo = [None, None]
+
+        def remembering(xp, inputs, attrs):
+            last = memo[0]  # one read: another thread may replace it meanwhile
+            if last is not None:
+                seen = last[0]
+                if len(seen) == len(inputs):
+                    for a, b in zip(inputs, seen):
+                        if a is not b:
+                            break
+                    else:
+                        return last[1]
+            out = fn(np_xp, *inputs, **attrs)
+            may = memo[1]
+            if may is False:
+                return out
+            frozen_inputs = all(_frozen(x) for x in inputs)
+            if may is None:
+                # subgraph attributes (bound to each run's values) rule remembering out
+                may = memo[1] = frozen_inputs and not any(
+                    callable(v) or (type(v) is list and v and callable(v[0])) for v in attrs.values())
+            if may and frozen_inputs:
+                frozen = _freeze(out)
+                if frozen is not NotImplemented:
+                    memo[0] = (tuple(inputs), frozen)
+                    return frozen
+            return out
+
+        return remembering
+
+    def _device_call(self, kernel, fn, fallback):
+        """``fn`` (the kernel or its native replacement) on tensors, then ``fallback`` where ``fn``
+        returns NotImplemented; the standard kernel on NumPy when the inputs are host values or
+        neither covers the case."""
+        bxp = self.xp
+        Tensor, ndarray = self._Tensor, np.ndarray
+        host_positions = frozenset(kernel.host_inputs)
+        run_on_host = self._host_call(kernel)
+        on_host = self._on_host(kernel)
+        dtypes, asarray, to_numpy = self._dtypes, self.asarray, self.to_numpy
+
+        moved: dict[int, tuple] = {}  # position -> (host value, its device copy) of the last run
+        hosted: dict[int, tuple] = {}  # host position -> (tensor, its NumPy copy) of the last run
+
+        def call(xp, args, attrs):
+            out = fn(bxp, *args, **attrs)
+            if out is NotImplemented:
+                if fallback is not None:
+                    out = fallback(bxp, *args, **attrs)
+                if out is NotImplemented:
+                    return run_on_host(xp, *args, **attrs)
+            return out
+
+        def placed_call(xp, inputs, attrs):
+            """Host values moved to the device (each once: a Constant's value is the same object
+            every run), host positions made host values; on NumPy when no input is a tensor
+            or one host value has a dtype the device lacks."""
+            args = list(inputs)
+            n_device = 0
+            to_move = []
+            for i, x in enumerate(inputs):
+                if x is None:
+                    continue
+                if i in host_positions:
+                    if isinstance(x, Tensor):
+                        seen = hosted.get(i)
+                        if seen is None or seen[0] is not x:
+                            seen = hosted[i] = (x, to_numpy(x))
+                        args[i] = seen[1]
+                elif isinstance(x, Tensor):
+                    n_device += 1
+                elif isinstance(x, _HOST_TYPES):
+                    if x.dtype not in dtypes:
+                        return run_on_host(xp, *args, **attrs)
+                    to_move.append(i)
+            if not n_device:
+                # only host values (or none at all): the result is a host value too
+                return run_on_host(xp, *args, **attrs)
+            for i in to_move:
+                x = args[i]
+                seen = moved.get(i)
+                if seen is None or seen[0] is not x:
+                    d = asarray(np.asarray(x))
+                    if _frozen(x):
+                        # a copy of a value nobody can change: native kernels may prepare it once
+                        # (torch_kernels._immutable)
+                        d.nnex_constant = True
+                    seen = moved[i] = (x, d)
+                args[i] = seen[1]
+            return call(xp, args, attrs)
+
+        if not host_positions:
+
+            def device_kernel(xp, *inputs, **attrs):
+                # the common cases in one pass: all tensors, or all host arrays
+                n_device = n_host = 0
+                for x in inputs:
+                    t = type(x)
+                    if t is Tensor:
+                        n_device += 1
+                    elif t is ndarray:
+                        n_host += 1
+                if n_device == len(inputs) and n_device:
+                    return call(xp, inputs, attrs)
+                if n_host == len(inputs):
+                    return on_host(xp, inputs, attrs)
+                return placed_call(xp, inputs, attrs)
+
+        else:
+
+            def device_kernel(xp, *inputs, **attrs):
+                # the common cases: tensors where tensors go and host arrays at host positions,
+                # or host arrays everywhere (shape arithmetic)
+                device = host = False
+                for i, x in enumerate(inputs):
+                    if x is None:
+                        continue
+                    t = type(x)
+                    if t is ndarray:
+                        host = host or i not in host_positions
+                    elif t is Tensor and i not in host_positions:
+                        device = True
+                    else:
+                        return placed_call(xp, inputs, attrs)
+                if device and not host:
+                    return call(xp, inputs, attrs)
+                if not device:
+                    return on_host(xp, inputs, attrs)
+                return placed_call(xp, inputs, attrs)
+
+        return device_kernel

@@ -4,20 +4,34 @@ Each takes the standard kernel's arguments (ONNX inputs, attributes with the spe
 defaults) and returns ``NotImplemented`` for what it does not cover; the standard kernel
 then runs. Geometry (pads, output sizes, average divisors) comes from the standard
 modules, so both paths agree on what the op means.
+
+Most are shared by every node; the ones made by a ``per_node`` factory belong to one node
+and remember what it prepared from its constant inputs (Conv, MatMul/Gemm and LSTM weights
+reordered for oneDNN on a CPU, a constant exponent or clip bound as a Python number, the
+shape array of Shape). Constants are the device copies the backend made of read-only host
+values (see ``_immutable``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 
 import numpy as np
 
 from ..ops.conv import _ints, conv_pads, conv_transpose_geometry
 from ..ops.pool import _geometry_from_attrs, average_counts
+from ..ops.shape import _target_shape
 from . import common_kernels
 
 _SPATIAL = (1, 2, 3)
+
+
+def per_node(factory):
+    """Mark ``factory`` as making one kernel per node (a kernel with caches of its own)."""
+    factory.nnex_per_node = True
+    return factory
 
 
 def register(backend) -> None:
@@ -26,28 +40,50 @@ def register(backend) -> None:
     import torch.nn.functional as F
 
     k = _Kernels(torch, F, backend)
-    backend.native("Conv", 1, k.conv)
+    backend.native("Conv", 1, per_node(lambda: _ConvNode(k)))
     backend.native("ConvTranspose", 1, k.conv_transpose_v1)
     backend.native("ConvTranspose", 11, k.conv_transpose)
     backend.native("MaxPool", (1, 8, 10, 12, 22), k.max_pool)
     backend.native("AveragePool", (1, 7, 10, 11, 19, 22), k.average_pool)
-    backend.native("MatMul", 1, k.matmul)
-    backend.native("Gemm", (7, 11), k.gemm)
+    backend.native("MatMul", 1, per_node(lambda: _LinearNode(k, k.matmul)))
+    backend.native("Gemm", (7, 11), per_node(lambda: _LinearNode(k, k.gemm)))
     backend.native("Softmax", 13, k.softmax)
     backend.native("LogSoftmax", 13, k.log_softmax)
+    backend.native("Softmax", (1, 11), k.softmax_2d)
+    backend.native("LogSoftmax", (1, 11), k.log_softmax_2d)
+    backend.native("BatchNormalization", (1, 6, 7, 9, 14, 15), k.batch_norm)
+    backend.native("GlobalAveragePool", 1, k.global_average_pool)
+    backend.native("GlobalMaxPool", 1, k.global_max_pool)
     backend.native("LayerNormalization", 17, k.layer_norm)
     backend.native("Attention", (23, 24, 25), k.attention)
     backend.native("Pad", (11, 18, 19), k.pad)
     backend.native("ScatterElements", (11, 16, 18), k.scatter_elements)
     backend.native("Scatter", (9, 11), k.scatter)
     backend.native("ScatterND", (11, 16, 18), k.scatter_nd)
-    backend.native("LSTM", (7, 14), k.lstm)
-    backend.native("GRU", (7, 14), k.gru)
-    backend.native("RNN", (7, 14), k.rnn)
+    backend.native("LSTM", (7, 14), per_node(lambda: _Recurrent(k.lstm)))
+    backend.native("GRU", (7, 14), per_node(lambda: _Recurrent(k.gru)))
+    backend.native("RNN", (7, 14), per_node(lambda: _Recurrent(k.rnn)))
     for op_type, fn in (("Relu", k.relu), ("Sigmoid", k.sigmoid), ("Tanh", k.tanh)):
         backend.native(op_type, (6, 13, 14) if op_type == "Relu" else (6, 13), fn)
     for op_type, name in (("Add", "add"), ("Sub", "sub"), ("Mul", "mul")):
         backend.native(op_type, (7, 13, 14), k.binary(getattr(torch, name)))
+    backend.native("Div", (7, 13, 14), k.div)
+    backend.native("Pow", (7, 12, 13, 15), per_node(lambda: _PowNode(k)))
+    backend.native("Clip", (11, 12, 13), per_node(lambda: _ClipNode(k)))
+    backend.native("Clip", 6, k.clip_attrs)
+    backend.native("Erf", (9, 13), k.erf)
+    for op_type, fold in (("Sum", torch.add), ("Max", torch.maximum), ("Min", torch.minimum)):
+        backend.native(op_type, (6, 8, 13) if op_type == "Sum" else (6, 8, 12, 13), k.variadic(fold))
+    # shapes and layouts: thin, since they are many (a transformer runs hundreds per call)
+    backend.native("Shape", (1, 15), per_node(_ShapeNode))
+    backend.native("Reshape", (5, 14), k.reshape)
+    backend.native("Flatten", (1, 11), k.flatten)
+    backend.native("Transpose", 1, k.transpose)
+    backend.native("Squeeze", 13, k.squeeze)
+    backend.native("Unsqueeze", 13, k.unsqueeze)
+    backend.native("Concat", (4, 11), k.concat)
+    backend.native("Split", (13, 18), k.split)
+    backend.native("Gather", (1, 11), k.gather)
     common_kernels.register(backend)
 
 
@@ -72,21 +108,32 @@ class _Kernels:
         self._counts: dict = {}
 
     # ------------------------------------------------------------------ conv
-    def conv(self, xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-             pads=None, strides=None):
-        nsp = X.ndim - 2
-        if nsp not in _SPATIAL or not X.is_floating_point() or X.is_complex():
-            return NotImplemented
-        kernel = _ints(kernel_shape, nsp, 0) if kernel_shape else list(W.shape[2:])
-        strides = _ints(strides, nsp, 1)
-        dilations = _ints(dilations, nsp, 1)
-        p = conv_pads(auto_pad, X.shape[2:], kernel, strides, dilations, pads)
-        begins, ends = p[:nsp], p[nsp:]
-        if begins != ends:
-            X = self.F.pad(X, _pairs(begins, ends))
-            begins = [0] * nsp
-        with self._float32(X):
-            return self._conv[nsp](X, W, B, tuple(strides), tuple(begins), tuple(dilations), group)
+    # oneDNN's kernels on weights reordered once (what torch.compile's freezing uses), or None
+    # where this PyTorch lacks them
+    @functools.cached_property
+    def mkldnn_linear(self):
+        return self._mkldnn_ops("mkldnn._reorder_linear_weight", "mkldnn._linear_pointwise")
+
+    @functools.cached_property
+    def mkldnn_conv(self):
+        return self._mkldnn_ops("mkldnn._reorder_convolution_weight", "mkldnn._convolution_pointwise")
+
+    @functools.cached_property
+    def mkldnn_lstm(self):
+        return self._mkldnn_ops("mkldnn._reorder_mkldnn_rnn_layer_weight", "aten.mkldnn_rnn_layer")
+
+    def _mkldnn_ops(self, *names):
+        torch = self.torch
+        if not (torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled):
+            return None
+        ops = []
+        for name in names:
+            namespace, _, op = name.partition(".")
+            try:
+                ops.append(getattr(getattr(torch.ops, namespace), op))
+            except (AttributeError, RuntimeError):
+                return None
+        return tuple(ops)
 
     @contextlib.contextmanager
     def _float32(self, x):
@@ -137,6 +184,17 @@ class _Kernels:
             X = self.F.pad(X, _pairs(begins, rights), value=value)
         return X
 
+    @staticmethod
+    def _torch_padding(in_shape, kernel, strides, dilations, begins, ends, out):
+        """The padding torch's pooling takes itself (no padded copy of the input), or None where
+        its geometry is not ONNX's: uneven pads, pads past half the window, other output sizes."""
+        if begins != ends:
+            return None
+        for x, k, s, d, p, o in zip(in_shape, kernel, strides, dilations, begins, out):
+            if p > k // 2 or (x + 2 * p - d * (k - 1) - 1) // s + 1 != o:
+                return None
+        return tuple(begins)
+
     def max_pool(self, xp, X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape, pads=None,
                  storage_order=0, strides=None, _n_outputs=1):
         nsp = X.ndim - 2
@@ -146,8 +204,12 @@ class _Kernels:
             X, auto_pad, ceil_mode, dilations, kernel_shape, pads, strides)
         if min(out, default=1) <= 0:
             return NotImplemented
-        xpad = self._windows_padded(X, begins, kernel, strides, dilations, out, -math.inf)
         want_index = _n_outputs > 1
+        padding = None if want_index else self._torch_padding(X.shape[2:], kernel, strides, dilations, begins,
+                                                             _ends, out)
+        if padding is not None:
+            return self._max_pool[nsp](X, kernel, strides, padding, dilations)
+        xpad = self._windows_padded(X, begins, kernel, strides, dilations, out, -math.inf)
         res = self._max_pool[nsp](xpad, kernel, strides, 0, dilations, False, want_index)
         window = (slice(None), slice(None)) + tuple(slice(0, o) for o in out)
         if not want_index:
@@ -184,6 +246,11 @@ class _Kernels:
         if min(out, default=1) <= 0 or any(d != 1 for d in dilations):
             return NotImplemented  # torch's avg_pool has no dilation
         acc = X if X.dtype in (self.torch.float32, self.torch.float64) else X.float()
+        padding = self._torch_padding(X.shape[2:], kernel, strides, dilations, begins, ends, out)
+        if padding is not None and nsp > 1 and (count_include_pad or not any(padding)):
+            # every window inside the padded input: torch divides as ONNX does
+            pool = self.F.avg_pool2d if nsp == 2 else self.F.avg_pool3d
+            return pool(acc, kernel, strides, padding, False, True).to(X.dtype)
         xpad = self._windows_padded(acc, begins, kernel, strides, dilations, out, 0.0)
         if nsp == 1:  # avg_pool1d has no divisor_override: go through 2-D
             sums = self.F.avg_pool2d(xpad[:, :, None], (1, kernel[0]), (1, strides[0]), divisor_override=1)[:, :, 0]
@@ -250,6 +317,132 @@ class _Kernels:
             return NotImplemented
         return self.torch.log_softmax(input, axis, dtype=self.torch.float32).to(input.dtype) \
             if input.dtype in (self.torch.float16, self.torch.bfloat16) else self.torch.log_softmax(input, axis)
+
+    def softmax_2d(self, xp, input, *, axis=1):
+        return self._flat_2d(self.softmax, input, axis)
+
+    def log_softmax_2d(self, xp, input, *, axis=1):
+        return self._flat_2d(self.log_softmax, input, axis)
+
+    def _flat_2d(self, fn, x, axis):
+        """Softmax-1/11: over the input seen as 2-D, its axes from ``axis`` on flattened into one."""
+        axis = axis + x.ndim if axis < 0 else axis
+        if not x.is_floating_point():
+            return NotImplemented
+        y = fn(None, x.reshape((math.prod(x.shape[:axis]), -1)), axis=1)
+        return y.reshape(x.shape)
+
+    def batch_norm(self, xp, X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
+                   training_mode=0, is_test=0, spatial=1, consumed_inputs=None, _n_outputs=1, _opset=15):
+        """Inference only (statistics given): torch normalizes in the input type, float32/64 here."""
+        training = bool(training_mode) if _opset >= 14 else _n_outputs > 1 and not (_opset < 7 and is_test)
+        dt = X.dtype
+        if (training or X.ndim < 2 or dt not in (self.torch.float32, self.torch.float64)
+                or (_opset < 9 and not spatial)
+                or any(p.dtype != dt or p.ndim != 1 for p in (scale, B, input_mean, input_var))):
+            return NotImplemented
+        y = self.F.batch_norm(X, input_mean, input_var, scale, B, False, 0.0, epsilon)
+        return y if _n_outputs <= 1 else (y,) + (None,) * (_n_outputs - 1)
+
+    def global_average_pool(self, xp, X):
+        if X.ndim < 3 or X.dtype not in (self.torch.float32, self.torch.float64):
+            return NotImplemented
+        if X.ndim == 4:
+            return self.F.adaptive_avg_pool2d(X, 1)
+        return X.mean(dim=tuple(range(2, X.ndim)), keepdim=True)
+
+    def global_max_pool(self, xp, X):
+        if X.ndim < 3 or not X.is_floating_point() or X.is_complex():
+            return NotImplemented
+        return X.amax(dim=tuple(range(2, X.ndim)), keepdim=True)
+
+    def div(self, xp, a, b):
+        # integer division truncates (the standard kernel); floats divide
+        if a.dtype != b.dtype or not a.is_floating_point():
+            return NotImplemented
+        return self.torch.div(a, b)
+
+    def erf(self, xp, x):
+        if x.dtype not in (self.torch.float32, self.torch.float64):
+            return NotImplemented
+        return self.torch.erf(x)
+
+    def clip_attrs(self, xp, input, *, max=3.4028234663852886e38, min=-3.4028234663852886e38):
+        if input.dtype not in (self.torch.float32, self.torch.float64):
+            return NotImplemented
+        # min > max: every element becomes max, in torch as in the spec
+        return self.torch.clamp(input, min, max)
+
+    @staticmethod
+    def variadic(fold):
+        def kernel(xp, *inputs):
+            inputs = [x for x in inputs if x is not None]
+            dt = inputs[0].dtype
+            if any(x.dtype != dt for x in inputs) or dt == xp.bool:
+                return NotImplemented
+            out = inputs[0]
+            for x in inputs[1:]:
+                out = fold(out, x)
+            return out
+
+        kernel.__name__ = fold.__name__
+        return kernel
+
+    # ------------------------------------------------------------------ shapes
+    def reshape(self, xp, data, shape, *, allowzero=0):
+        return data.reshape(_target_shape(data.shape, shape.reshape(-1).tolist(), allowzero))
+
+    def flatten(self, xp, x, *, axis=1):
+        axis = axis + x.ndim if axis < 0 else axis
+        return x.reshape((math.prod(x.shape[:axis]), math.prod(x.shape[axis:])))
+
+    def transpose(self, xp, data, *, perm=None):
+        return data.permute(tuple(perm) if perm is not None else tuple(range(data.ndim - 1, -1, -1)))
+
+    def squeeze(self, xp, data, axes=None):
+        if axes is None or not axes.size:
+            return data.reshape([d for d in data.shape if d != 1])
+        rank = data.ndim
+        drop = {a + rank if a < 0 else a for a in axes.reshape(-1).tolist()}
+        return data.reshape([d for i, d in enumerate(data.shape) if i not in drop])
+
+    def unsqueeze(self, xp, data, axes):
+        axes = axes.reshape(-1).tolist()
+        rank = data.ndim + len(axes)
+        new = {a + rank if a < 0 else a for a in axes}
+        dims = iter(data.shape)
+        return data.reshape([1 if i in new else next(dims) for i in range(rank)])
+
+    def concat(self, xp, *inputs, axis):
+        inputs = [x for x in inputs if x is not None]
+        dt = inputs[0].dtype
+        if any(x.dtype != dt or x.ndim != inputs[0].ndim for x in inputs):
+            return NotImplemented
+        return self.torch.cat(inputs, axis)
+
+    def split(self, xp, input, split=None, *, axis=0, num_outputs=None, _n_outputs):
+        axis = axis + input.ndim if axis < 0 else axis
+        dim = input.shape[axis]
+        if split is not None and split.size:
+            sizes = split.reshape(-1).tolist()
+        else:
+            n = num_outputs or _n_outputs
+            chunk = -(-dim // n)
+            sizes = [chunk] * (n - 1) + [dim - chunk * (n - 1)]
+        if sum(sizes) != dim or min(sizes) < 0:
+            return NotImplemented  # the standard kernel says what is wrong
+        return tuple(self.torch.split(input, sizes, axis))
+
+    def gather(self, xp, data, indices, *, axis=0):
+        torch = self.torch
+        if indices.dtype not in (torch.int64, torch.int32) or data.ndim == 0:
+            return NotImplemented
+        axis = axis + data.ndim if axis < 0 else axis
+        idx = indices.reshape(-1)
+        if idx.numel() and bool((idx < 0).any()):
+            idx = torch.where(idx < 0, idx + data.shape[axis], idx)
+        out = torch.index_select(data, axis, idx)
+        return out.reshape(tuple(data.shape[:axis]) + tuple(indices.shape) + tuple(data.shape[axis + 1:]))
 
     @staticmethod
     def binary(fn):
@@ -334,7 +527,7 @@ class _Kernels:
     _GRU_GATES = (1, 0, 2)  # ONNX z, r, h -> torch r, z, n
 
     def _recurrent(self, fn, X, W, R, B, sequence_lens, states, gates, n_states, *, activations, defaults,
-                   clip, direction, layout, _n_outputs):
+                   clip, direction, layout, _n_outputs, cache=None):
         torch = self.torch
         if X.dtype not in (torch.float32, torch.float64) or clip is not None:
             return NotImplemented
@@ -353,20 +546,48 @@ class _Kernels:
         def reorder(m):  # rows grouped by gate: (G*H, ...) in torch's gate order
             return m.reshape((G, H) + tuple(m.shape[1:]))[list(gates)].reshape(m.shape)
 
-        params = []
-        for d in range(num_dirs):
-            bias = B[d] if B is not None else torch.zeros(2 * G * H, dtype=X.dtype, device=X.device)
-            params += [reorder(W[d]), reorder(R[d]), reorder(bias[: G * H]), reorder(bias[G * H:])]
+        reverse = direction == "reverse"
+        # oneDNN's LSTM layer on weights reordered once (torch.lstm reorders them at every call)
+        layers = (fn is torch.lstm and self.mkldnn_lstm is not None and X.dtype == torch.float32
+                  and X.device.type == "cpu" and torch.is_inference_mode_enabled() and _immutable(W, R, B))
+        prepared = cache.get((W, R, B), X.dtype) if cache is not None else None
+        if prepared is None:
+            params = []
+            for d in range(num_dirs):
+                bias = B[d] if B is not None else torch.zeros(2 * G * H, dtype=X.dtype, device=X.device)
+                params += [reorder(W[d]), reorder(R[d]), reorder(bias[: G * H]), reorder(bias[G * H:])]
+            packed = None
+            if layers:
+                reorder_weights = self.mkldnn_lstm[0]
+                packed = [reorder_weights(params[4 * d], params[4 * d + 1], H, reverse or d == 1, True, False)
+                          for d in range(num_dirs)]
+            prepared = (params, packed)
+            if cache is not None:
+                cache.put((W, R, B), prepared, X.dtype)
+        params, packed = prepared
         hx = [torch.zeros((num_dirs, batch, H), dtype=X.dtype, device=X.device) if s is None else s.to(X.dtype)
               for s in states]
-        reverse = direction == "reverse"
-        if reverse:
-            X = X.flip(0)
-        out = fn(X, hx[0] if n_states == 1 else tuple(hx), params, True, 1, 0.0, False, num_dirs == 2, False)
-        y, finals = out[0], list(out[1:])
-        if reverse:
-            y = y.flip(0)
-        Y = y.reshape(T, batch, num_dirs, H).permute(0, 2, 1, 3)
+        if layers and packed is not None:
+            ys, finals = [], [[], []]
+            for d in range(num_dirs):
+                # mode 2 is LSTM in oneDNN's (ideep's) numbering; outputs come in time order
+                out = self.mkldnn_lstm[1](X.contiguous(), packed[d][0], packed[d][1], params[4 * d + 2],
+                                          params[4 * d + 3], hx[0][d:d + 1].contiguous(),
+                                          hx[1][d:d + 1].contiguous(), reverse or d == 1, [], 2, H, 1, True,
+                                          False, False, False)
+                ys.append(out[0])
+                finals[0].append(out[1])
+                finals[1].append(out[2])
+            Y = torch.stack(ys, 1)
+            finals = [torch.cat(f, 0) for f in finals]
+        else:
+            if reverse:
+                X = X.flip(0)
+            out = fn(X, hx[0] if n_states == 1 else tuple(hx), params, True, 1, 0.0, False, num_dirs == 2, False)
+            y, finals = out[0], list(out[1:])
+            if reverse:
+                y = y.flip(0)
+            Y = y.reshape(T, batch, num_dirs, H).permute(0, 2, 1, 3)
         if layout:
             Y = Y.permute(2, 0, 1, 3)
             finals = [f.transpose(0, 1) for f in finals]
@@ -375,32 +596,32 @@ class _Kernels:
 
     def lstm(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
              activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-             hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
+             hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None, cache=None):
         if input_forget or (P is not None and bool(P.any())):
             return NotImplemented
         return self._recurrent(self.torch.lstm, X, W, R, B, sequence_lens, [initial_h, initial_c],
                                self._LSTM_GATES, 2, activations=activations,
                                defaults=["sigmoid", "tanh", "tanh"], clip=clip, direction=direction,
-                               layout=layout, _n_outputs=_n_outputs)
+                               layout=layout, _n_outputs=_n_outputs, cache=cache)
 
     def gru(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None,
             activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, layout=0,
-            linear_before_reset=0, output_sequence=0, _n_outputs=None):
+            linear_before_reset=0, output_sequence=0, _n_outputs=None, cache=None):
         if not linear_before_reset:
             return NotImplemented  # torch's GRU applies the reset gate after the linear map
         return self._recurrent(self.torch.gru, X, W, R, B, sequence_lens, [initial_h], self._GRU_GATES, 1,
                                activations=activations, defaults=["sigmoid", "tanh"], clip=clip,
-                               direction=direction, layout=layout, _n_outputs=_n_outputs)
+                               direction=direction, layout=layout, _n_outputs=_n_outputs, cache=cache)
 
     def rnn(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None,
             activation_beta=None, activations=None, clip=None, direction="forward", hidden_size=None, layout=0,
-            output_sequence=0, _n_outputs=None):
+            output_sequence=0, _n_outputs=None, cache=None):
         fn, defaults = self.torch.rnn_tanh, ["tanh"]
         if activations and all(a.lower() == "relu" for a in activations):
             fn, defaults = self.torch.rnn_relu, ["relu"]
         return self._recurrent(fn, X, W, R, B, sequence_lens, [initial_h], (0,), 1, activations=activations,
                                defaults=defaults, clip=clip, direction=direction, layout=layout,
-                               _n_outputs=_n_outputs)
+                               _n_outputs=_n_outputs, cache=cache)
 
     # ------------------------------------------------------------------ attention
     def attention(self, xp, Q, K, V, attn_mask=None, past_key=None, past_value=None, nonpad_kv_seqlen=None,
@@ -461,3 +682,212 @@ class _Kernels:
         b, s, hd = x.shape
         return x.reshape(b, s, n, hd // n).permute(0, 2, 1, 3)
 
+
+
+# ---------------------------------------------------------------------- per-node kernels
+
+
+def _immutable(*tensors) -> bool:
+    """True when none of ``tensors`` can change between runs: the device copies the backend
+    makes of read-only host values (plan constants, remembered shape arithmetic) are marked
+    ``nnex_constant`` (torch_backend.py). Parameters of nnex.to_torch modules are not: they
+    are never prepared ahead."""
+    return all(t is None or getattr(t, "nnex_constant", False) for t in tensors)
+
+
+class _LastOf:
+    """One remembered value, for a key of objects compared by identity (held, so that their ids
+    stay theirs) and a plain value compared by equality; kept only when the key's tensors
+    are constants."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self):
+        self.entry = None
+
+    def get(self, objects: tuple, value=None):
+        entry = self.entry  # one read: another thread may replace it meanwhile
+        if entry is not None and entry[1] == value and len(entry[0]) == len(objects) and all(
+                a is b for a, b in zip(entry[0], objects)):
+            return entry[2]
+        return None
+
+    def put(self, objects: tuple, result, value=None) -> None:
+        if _immutable(*(o for o in objects if hasattr(o, "is_inference"))):
+            self.entry = (objects, value, result)
+
+
+class _ConvNode:
+    """Conv of one node. On a CPU with oneDNN, 2-D float32 convolutions of constant weights run
+    channels-last on a weight reordered once for oneDNN (what torch.compile's freezing does):
+    the layout then stays channels-last through the network (torch's elementwise ops,
+    pooling, BatchNorm and Concat keep it) and pooling is several times faster in it."""
+
+    def __init__(self, k: _Kernels):
+        self.k = k
+        self.geometry = None
+        self.packed = _LastOf()
+        self.mkldnn = k.mkldnn_conv
+
+    def __call__(self, xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
+                 pads=None, strides=None):
+        k = self.k
+        torch = k.torch
+        nsp = X.ndim - 2
+        if nsp not in _SPATIAL or not X.is_floating_point() or X.is_complex():
+            return NotImplemented
+        key = (tuple(X.shape[2:]), tuple(W.shape))
+        geo = self.geometry
+        if geo is None or geo[0] != key:
+            kernel = _ints(kernel_shape, nsp, 0) if kernel_shape else list(W.shape[2:])
+            st = _ints(strides, nsp, 1)
+            dl = _ints(dilations, nsp, 1)
+            p = conv_pads(auto_pad, X.shape[2:], kernel, st, dl, pads)
+            begins, ends = p[:nsp], p[nsp:]
+            uneven = _pairs(begins, ends) if begins != ends else None
+            geo = self.geometry = (key, tuple(st), tuple(begins) if uneven is None else (0,) * nsp, tuple(dl),
+                                   uneven)
+        _, st, padding, dl, uneven = geo
+        if uneven is not None:
+            X = k.F.pad(X, uneven)
+        if (nsp == 2 and self.mkldnn is not None and X.dtype == torch.float32 and W.dtype == torch.float32
+                and (B is None or B.dtype == torch.float32) and X.device.type == "cpu"
+                and torch.is_inference_mode_enabled() and _immutable(W, B)):
+            X = X.contiguous(memory_format=torch.channels_last)
+            shape = tuple(X.shape)
+            packed = self.packed.get((W,), shape)
+            if packed is None:
+                reorder = self.mkldnn[0]
+                packed = reorder(W.contiguous(), list(padding), list(st), list(dl), group, list(shape))
+                self.packed.put((W,), packed, shape)
+            return self.mkldnn[1](X, packed, B, list(padding), list(st), list(dl), group, "none", [], "")
+        with k._float32(X):
+            return k._conv[nsp](X, W, B, st, padding, dl, group)
+
+
+class _LinearNode:
+    """MatMul / Gemm of one node. A constant float32 weight whose output side is at least as
+    wide as its input side (a classifier head, an MLP's expansion, attention projections) is
+    reordered once for oneDNN's matrix product: with MKL on a CPU that is not Intel's (this
+    machine's EPYC), sgemm runs such shapes well below the CPU's speed (a GPT-2 head,
+    128x768 by 768x50257: 250 ms in MKL, 146 ms in oneDNN, 120 ms in onnxruntime's MLAS);
+    narrower ones stay with torch.matmul, which does as well there."""
+
+    def __init__(self, k: _Kernels, standard):
+        self.k = k
+        self.standard = standard
+        self.packed = _LastOf()
+        self.mkldnn = k.mkldnn_linear
+
+    def __call__(self, xp, a, b, c=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
+        torch = self.k.torch
+        gemm = self.standard == self.k.gemm
+        if (self.mkldnn is not None and b.ndim == 2 and a.ndim >= 2 and a.dtype == torch.float32
+                and b.dtype == torch.float32 and a.device.type == "cpu" and not transA and alpha == 1.0
+                and torch.is_inference_mode_enabled() and _immutable(b)):
+            K, N = (b.shape[1], b.shape[0]) if transB else tuple(b.shape)
+            bias = None
+            if gemm and c is not None and beta != 0.0:
+                if (beta != 1.0 or c.dtype != torch.float32 or c.numel() != N or c.ndim > 2
+                        or (c.ndim == 2 and c.shape[0] != 1)):
+                    return self._standard(xp, a, b, c, gemm, alpha, beta, transA, transB)
+                bias = c.reshape(N)
+            if N >= K and a.shape[-1] == K:
+                x = a.reshape(-1, K)
+                packed = self.packed.get((b,))
+                if packed is None:
+                    weight = b if transB else b.t()
+                    packed = self.mkldnn[0](weight.contiguous(), x.shape[0])
+                    self.packed.put((b,), packed)
+                y = self.mkldnn[1](x.contiguous(), packed, bias, "none", [], "")
+                return y.reshape(tuple(a.shape[:-1]) + (N,))
+        return self._standard(xp, a, b, c, gemm, alpha, beta, transA, transB)
+
+    def _standard(self, xp, a, b, c, gemm, alpha, beta, transA, transB):
+        if gemm:
+            return self.standard(xp, a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
+        return self.standard(xp, a, b)
+
+
+class _Recurrent:
+    """LSTM/GRU/RNN of one node: the weights in torch's gate order are made once."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.cache = _LastOf()
+
+    def __call__(self, xp, *inputs, **attrs):
+        return self.fn(xp, *inputs, cache=self.cache, **attrs)
+
+
+def _scalar_of(cache: _LastOf, t):
+    """The Python number in a one-element tensor (remembered for a constant one)."""
+    v = cache.get((t,))
+    if v is None:
+        v = t.reshape(()).item()
+        cache.put((t,), v)
+    return v
+
+
+class _PowNode:
+    """Pow by a one-element exponent (x ** 3 in GELU's tanh form): torch's scalar pow, which
+    multiplies for small integral exponents where the tensor form calls pow per element."""
+
+    def __init__(self, k: _Kernels):
+        self.torch = k.torch
+        self.exponent = _LastOf()
+
+    def __call__(self, xp, x, y):
+        torch = self.torch
+        if (x.dtype not in (torch.float32, torch.float64) or y.numel() != 1 or y.ndim > x.ndim
+                or y.is_complex() or y.dtype == torch.bool or y.requires_grad):
+            return NotImplemented
+        e = _scalar_of(self.exponent, y)
+        if y.is_floating_point() and y.dtype != x.dtype and float(x.new_tensor(e).item()) != e:
+            return NotImplemented  # an exponent x's type does not hold exactly: the wider type computes
+        return torch.pow(x, e)
+
+
+class _ClipNode:
+    """Clip-11+ by constant bounds: torch.clamp on Python numbers."""
+
+    def __init__(self, k: _Kernels):
+        self.torch = k.torch
+        self.bounds = _LastOf()
+
+    def __call__(self, xp, input, min=None, max=None):
+        torch = self.torch
+        dt = input.dtype
+        bounds = (min, max)
+        if dt == torch.bool or dt.is_complex or any(
+                b is not None and (b.dtype != dt or b.numel() != 1 or b.requires_grad) for b in bounds):
+            return NotImplemented
+        pair = self.bounds.get(bounds)
+        if pair is None:
+            pair = tuple(None if b is None else b.reshape(()).item() for b in bounds)
+            self.bounds.put(bounds, pair)
+        if pair == (None, None):
+            return input
+        # min > max: every element becomes max, in torch as in the spec
+        return torch.clamp(input, *pair)
+
+
+class _ShapeNode:
+    """Shape of one node: the same read-only array while the shape stays the same, so that the
+    shape arithmetic after it is remembered by its nodes (see torch_backend.py)."""
+
+    def __init__(self):
+        self.last = None
+
+    def __call__(self, xp, data, *, start=0, end=None):
+        dims = tuple(data.shape)
+        last = self.last
+        if last is not None and last[0] == dims:
+            return last[1]
+        rank = len(dims)
+        s = min(max(start + rank if start < 0 else start, 0), rank)
+        e = rank if end is None else min(max(end + rank if end < 0 else end, 0), rank)
+        out = np.asarray(dims[s:e], dtype=np.int64).reshape(-1)
+        out.flags.writeable = False
+        self.last = (dims, out)
+        return out

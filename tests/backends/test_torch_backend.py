@@ -1,0 +1,339 @@
+"""The torch backend's adaptation (direct calls, remembered shape arithmetic, run scope) and
+its native kernels, against onnxruntime; every session runs more than once, with other shapes
+where the op allows, so that what a node remembers from a run is checked at the next."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from onnx import TensorProto as TP
+from onnx import helper, numpy_helper
+
+import nnex
+
+torch = pytest.importorskip("torch")
+ort = pytest.importorskip("onnxruntime")
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=17):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, [numpy_helper.from_array(v, k) for k, v in inits])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def _vi(name, shape, elem=TP.FLOAT):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def _check(model, feeds_per_run, rtol=1e-4, atol=1e-5):
+    """nnex on torch against onnxruntime, one session for every run."""
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    for feeds in feeds_per_run:
+        expected = ref.run(None, feeds)
+        got = sess.run(None, feeds)
+        for g, e in zip(got, expected):
+            assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, g.shape, e.dtype, e.shape)
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+    return sess
+
+
+_rng = np.random.default_rng(0)
+
+
+def _f(*shape):
+    return _rng.standard_normal(shape).astype(np.float32)
+
+
+# op type, node inputs (x is fed, the others are constants), attributes, constants, opset
+_CASES = {
+    "batchnorm": ("BatchNormalization", ["x", "s", "b", "m", "v"], {"epsilon": 1e-3},
+                  [("s", _f(4)), ("b", _f(4)), ("m", _f(4)), ("v", np.abs(_f(4)) + 0.5)], 15),
+    "clip_both": ("Clip", ["x", "lo", "hi"], {}, [("lo", np.float32(-0.5)), ("hi", np.float32(0.7))], 13),
+    "clip_min_only": ("Clip", ["x", "lo"], {}, [("lo", np.float32(0.1))], 13),
+    "clip_crossed": ("Clip", ["x", "lo", "hi"], {}, [("lo", np.float32(0.5)), ("hi", np.float32(-0.5))], 13),
+    "clip_6": ("Clip", ["x"], {"min": -0.2, "max": 0.3}, [], 6),
+    "pow_cube": ("Pow", ["x", "e"], {}, [("e", np.float32(3.0))], 15),
+    "pow_half_double_exponent": ("Pow", ["x", "e"], {}, [("e", np.array([0.1], np.float64))], 15),
+    "pow_int_exponent": ("Pow", ["x", "e"], {}, [("e", np.array(2, np.int64))], 15),
+    "pow_tensor_exponent": ("Pow", ["x", "e"], {}, [("e", np.arange(5, dtype=np.float32) / 2)], 15),
+    "div": ("Div", ["x", "d"], {}, [("d", _f(5) + 3)], 14),
+    "erf": ("Erf", ["x"], {}, [], 13),
+    "sum3": ("Sum", ["x", "a", "b"], {}, [("a", _f(5)), ("b", _f(1, 5))], 13),
+    "max3": ("Max", ["x", "a", "b"], {}, [("a", _f(5)), ("b", _f(1, 5))], 13),
+    "min2": ("Min", ["x", "a"], {}, [("a", _f(5))], 13),
+    "softmax_11": ("Softmax", ["x"], {"axis": 1}, [], 11),
+    "log_softmax_11": ("LogSoftmax", ["x"], {"axis": -2}, [], 11),
+    "reshape_zero_minus1": ("Reshape", ["x", "s"], {}, [("s", np.array([0, -1], np.int64))], 14),
+    "flatten_2": ("Flatten", ["x"], {"axis": 2}, [], 13),
+    "transpose_default": ("Transpose", ["x"], {}, [], 13),
+    "unsqueeze_neg": ("Unsqueeze", ["x", "a"], {}, [("a", np.array([-1, 1], np.int64))], 13),
+    "concat_neg": ("Concat", ["x", "x"], {"axis": -1}, [], 13),
+    "split_sizes": ("Split", ["x", "s"], {"axis": -1}, [("s", np.array([2, 3], np.int64))], 13),
+    "gather_neg_idx": ("Gather", ["x", "i"], {"axis": 2},
+                       [("i", np.array([[-1, 0], [2, -5]], np.int64))], 13),
+    "gather_scalar_idx": ("Gather", ["x", "i"], {"axis": 1}, [("i", np.array(-1, np.int64))], 13),
+}
+
+
+@pytest.mark.parametrize("case", list(_CASES))
+def test_native_op_matches_onnxruntime(case):
+    op_type, names, attrs, inits, opset = _CASES[case]
+    n_out = 2 if op_type == "Split" else 1
+    outs = [f"y{k}" for k in range(n_out)]
+    node = helper.make_node(op_type, names, outs, **attrs)
+    model = _model([node], [_vi("x", ["N", 4, 5])], [_vi(o, None) for o in outs], inits, opset)
+    _check(model, [{"x": _f(2, 4, 5)}, {"x": _f(2, 4, 5)}, {"x": _f(3, 4, 5)}])
+
+
+def test_squeeze_and_global_pools():
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["a"]),
+             helper.make_node("GlobalMaxPool", ["x"], ["m"]),
+             helper.make_node("Squeeze", ["a", "axes"], ["y"])]
+    model = _model(nodes, [_vi("x", ["N", 3, 6, 5])], [_vi("y", None), _vi("m", None)],
+                   [("axes", np.array([-1, 2], np.int64))])
+    _check(model, [{"x": _f(2, 3, 6, 5)}, {"x": _f(1, 3, 6, 5)}])
+
+
+@pytest.mark.parametrize("trans_b", [0, 1])
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_gemm_and_matmul_with_wide_constant_weights(trans_b, alpha):
+    # 8 -> 24: wide enough for the weight to be reordered once for oneDNN
+    w = _f(24, 8) if trans_b else _f(8, 24)
+    nodes = [helper.make_node("Gemm", ["x", "w", "c"], ["h"], transB=trans_b, alpha=alpha),
+             helper.make_node("Reshape", ["h", "shape"], ["h3"]),
+             helper.make_node("MatMul", ["h3", "w2"], ["y"])]
+    inits = [("w", w), ("c", _f(24)), ("shape", np.array([-1, 2, 24], np.int64)), ("w2", _f(24, 40))]
+    model = _model(nodes, [_vi("x", ["N", 8])], [_vi("y", None), _vi("h", None)], inits)
+    _check(model, [{"x": _f(4, 8)}, {"x": _f(4, 8)}, {"x": _f(6, 8)}], rtol=1e-4, atol=1e-4)
+
+
+def test_conv_network_in_channels_last_layout():
+    """Conv (reordered weights, channels-last), BatchNorm, pooling, Concat, Clip, Add, then
+    Flatten and Gemm: values, not layouts, come out; a new input size at the third run."""
+    c = 4
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Clip", ["c1", "lo", "hi"], ["r1"]),
+        helper.make_node("MaxPool", ["r1"], ["p1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
+        helper.make_node("Conv", ["p1", "wd"], ["c2"], pads=[1, 1, 1, 1], group=c),  # depthwise
+        helper.make_node("Conv", ["p1", "w3"], ["c3"], pads=[0, 1, 1, 0]),  # uneven pads
+        helper.make_node("Concat", ["c2", "c3"], ["cat"], axis=1),
+        helper.make_node("BatchNormalization", ["cat", "s", "b", "m", "v"], ["bn"]),
+        helper.make_node("Add", ["bn", "cat"], ["sum"]),
+        helper.make_node("AveragePool", ["sum"], ["ap"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["ap"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "wg"], ["y"], transB=1),
+    ]
+    inits = [("w1", _f(c, 3, 3, 3)), ("b1", _f(c)), ("lo", np.float32(0)), ("hi", np.float32(6)),
+             ("wd", _f(c, 1, 3, 3)), ("w3", _f(c, c, 2, 2)), ("s", _f(2 * c)), ("b", _f(2 * c)),
+             ("m", _f(2 * c)), ("v", np.abs(_f(2 * c)) + 0.5), ("wg", _f(5, 2 * c * 4 * 4))]
+    model = _model(nodes, [_vi("x", ["N", 3, 16, 16])], [_vi("y", None), _vi("c3", None)], inits, 13)
+    _check(model, [{"x": _f(1, 3, 16, 16)}, {"x": _f(1, 3, 16, 16)}, {"x": _f(2, 3, 16, 16)}], atol=1e-4)
+
+
+def _shape_arithmetic_model():
+    # y = reshape(x, [N, -1]) where N comes from Shape -> Gather -> Unsqueeze -> Concat
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"]),
+        helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["y"]),
+    ]
+    inits = [("zero", np.array(0, np.int64)), ("axes", np.array([0], np.int64)),
+             ("minus1", np.array([-1], np.int64))]
+    return _model(nodes, [_vi("x", ["N", 3, "W"])], [_vi("y", None), _vi("target", None, TP.INT64)], inits)
+
+
+def test_shape_arithmetic_is_remembered_until_the_shapes_change():
+    sess = _check(_shape_arithmetic_model(), [{"x": _f(2, 3, 4)}, {"x": _f(5, 3, 1)}, {"x": _f(2, 3, 4)}])
+    # the same shapes again: the host nodes hand out what they remembered (read-only)
+    _, t1 = sess.run(None, {"x": _f(2, 3, 4)})
+    _, t2 = sess.run(None, {"x": _f(2, 3, 4)})
+    assert t1 is t2 and not t1.flags.writeable and t1.tolist() == [2, -1]
+    _, t3 = sess.run(None, {"x": _f(7, 3, 4)})
+    assert t3.tolist() == [7, -1]
+
+
+def test_host_values_from_the_feeds_are_not_remembered():
+    # int64 arithmetic on a fed (writeable) host value: computed at every run
+    nodes = [helper.make_node("Add", ["k", "one"], ["y"])]
+    model = _model(nodes, [_vi("k", [2], TP.UINT64)], [_vi("y", None, TP.UINT64)],
+                   [("one", np.array([1, 1], np.uint64))])
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    k = np.array([1, 2], np.uint64)
+    assert sess.run(None, {"k": k})[0].tolist() == [2, 3]
+    k[:] = [10, 20]
+    assert sess.run(None, {"k": k})[0].tolist() == [11, 21]
+
+
+def test_random_ops_draw_at_every_run():
+    model = _model([helper.make_node("RandomNormal", [], ["y"], shape=[8])], [], [_vi("y", None)])
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    assert not np.array_equal(sess.run(None, {})[0], sess.run(None, {})[0])
+
+
+def test_runs_from_several_threads_agree_with_onnxruntime():
+    model = _shape_arithmetic_model()
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    errors = []
+
+    def work(n):
+        try:
+            for _ in range(50):
+                x = _f(n, 3, 2)
+                y, target = sess.run(None, {"x": x})
+                np.testing.assert_array_equal(y, x.reshape(n, -1))
+                assert target.tolist() == [n, -1]
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (1, 2, 3, 4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+def _relu_recording(monkeypatch):
+    """A Relu model, and what torch's state was each time its kernel ran."""
+    from nnex.backends import torch_kernels
+
+    seen = []
+    standard = torch_kernels._Kernels.relu
+
+    def relu(self, xp, x):
+        seen.append((torch.is_inference_mode_enabled(), torch.get_num_threads()))
+        return standard(self, xp, x)
+
+    monkeypatch.setattr(torch_kernels._Kernels, "relu", relu)
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [3])], [_vi("y", None)])
+    return model, seen
+
+
+def test_a_run_is_one_inference_mode_scope(monkeypatch):
+    model, seen = _relu_recording(monkeypatch)
+    before = torch.get_num_threads()
+    nnex.InferenceSession(model, providers=["torch"]).run(None, {"x": _f(3)})
+    assert seen == [(True, before)]  # nothing asked: torch's own thread count
+    assert not torch.is_inference_mode_enabled()
+
+
+@pytest.mark.parametrize("how", ["session_options", "backend"])
+def test_intra_op_threads_hold_for_the_run_only(monkeypatch, how):
+    pytest.importorskip("threadpoolctl")
+    model, seen = _relu_recording(monkeypatch)
+    before = torch.get_num_threads()
+    opts = nnex.SessionOptions()
+    if how == "session_options":
+        opts.intra_op_num_threads = 1  # the runtime's limiter reaches torch's OpenMP pool
+    sess = nnex.InferenceSession(model, opts, providers=["torch"])
+    if how == "backend":
+        sess._backend.intra_op_threads = 1
+    sess.run(None, {"x": _f(3)})
+    assert seen == [(True, 1)]
+    assert torch.get_num_threads() == before
+
+
+def test_feeds_and_constants_are_left_as_they_were():
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", "c"], ["y"])]
+    c = _f(4)
+    model = _model(nodes, [_vi("x", [4])], [_vi("y", None)], [("c", c)])
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    x = _f(4)
+    x0 = x.copy()
+    y = sess.run(None, {"x": x})[0]
+    y += 100  # the caller owns the output
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], np.maximum(x0, 0) + c, rtol=1e-6)
+
+
+def test_to_torch_keeps_gradients_through_native_kernels():
+    # the reordered-weight and remembered paths are for constants only: parameters train
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Clip", ["c", "lo", "hi"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("MatMul", ["f", "m"], ["y"])]
+    inits = [("w", _f(2, 3, 3, 3)), ("lo", np.float32(0)), ("hi", np.float32(6)), ("m", _f(2 * 5 * 5, 60))]
+    module = nnex.to_torch(_model(nodes, [_vi("x", [1, 3, 5, 5])], [_vi("y", None)], inits, 13))
+    x = torch.from_numpy(_f(1, 3, 5, 5))
+    module(x).sum().backward()
+    grads = {name: p.grad for name, p in module.named_parameters()}
+    assert grads["w"] is not None and float(grads["w"].abs().sum()) > 0
+    assert grads["m"] is not None and float(grads["m"].abs().sum()) > 0
+
+
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+def test_lstm_with_constant_weights_over_runs(direction):
+    # oneDNN's LSTM layers on weights prepared at the first run, used again at the next ones
+    dirs = 2 if direction == "bidirectional" else 1
+    H, I = 6, 4
+    inits = [("w", _f(dirs, 4 * H, I) * 0.5), ("r", _f(dirs, 4 * H, H) * 0.5), ("b", _f(dirs, 8 * H) * 0.5)]
+    node = helper.make_node("LSTM", ["x", "w", "r", "b"], ["y", "yh", "yc"], hidden_size=H,
+                            direction=direction)
+    outputs = [_vi("y", None), _vi("yh", None), _vi("yc", None)]
+    model = _model([node], [_vi("x", ["T", "N", I])], outputs, inits, 14)
+    _check(model, [{"x": _f(5, 2, I)}, {"x": _f(5, 2, I)}, {"x": _f(3, 1, I)}])
+
+
+def _tune(faster, cpu_share, runs=200, n=2):
+    """The counts a tuner picks over ``runs`` runs where ``faster`` threads take 1 s, the
+    other count 3 s, and a run on n threads gets ``cpu_share`` of n cores."""
+    from nnex.backends.torch_backend import _ThreadTuner
+
+    tuner = _ThreadTuner()
+    chosen = []
+    for _ in range(runs):
+        threads = tuner.choose(n)
+        chosen.append(threads)
+        seconds = 1.0 if threads == faster else 3.0
+        tuner.record(n, threads, seconds, seconds * threads * (cpu_share if threads == n else 1.0))
+    return chosen
+
+
+def test_thread_tuner_keeps_torchs_count_on_a_quiet_machine():
+    assert set(_tune(faster=1, cpu_share=0.98)) == {2}
+
+
+@pytest.mark.parametrize("faster", [1, 2])
+def test_thread_tuner_settles_on_the_faster_count_when_contended(faster):
+    chosen = _tune(faster, cpu_share=0.4)
+    assert chosen[:4] == [2, 2, 1, 1]  # torch's own count, then one thread (its first run not counted)
+    later = chosen[10:]
+    assert later.count(faster) > 0.9 * len(later)
+    if faster == 1:
+        assert later.count(2) > 0  # torch's count is tried again now and then
+
+
+def test_thread_tuner_leaves_short_runs_alone():
+    from nnex.backends.torch_backend import _ThreadTuner
+
+    tuner = _ThreadTuner()
+    for _ in range(2):
+        tuner.record(2, tuner.choose(2), 20e-6, 10e-6)
+    assert tuner.idle
+
+
+def test_a_model_of_host_ops_only_keeps_its_feeds_on_the_host(monkeypatch):
+    # a LinearClassifier: the ai.onnx.ml domain runs on NumPy on every backend
+    rng = np.random.default_rng(1)
+    coef = rng.standard_normal((2, 5)).astype(np.float32)
+    node = helper.make_node("LinearClassifier", ["X"], ["label", "scores"], domain="ai.onnx.ml",
+                            coefficients=coef.reshape(-1).tolist(), intercepts=[0.1, -0.2],
+                            classlabels_ints=[0, 1],
+                            post_transform="SOFTMAX")
+    graph = helper.make_graph([node], "g", [_vi("X", ["N", 5])],
+                              [_vi("label", None, TP.INT64), _vi("scores", None)])
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    converted = []
+    from_numpy = torch.from_numpy
+    monkeypatch.setattr(torch, "from_numpy", lambda a: converted.append(a) or from_numpy(a))
+    _check(model.SerializeToString(), [{"X": _f(4, 5)}, {"X": _f(3, 5)}])
+    assert converted == []  # no round trip through torch
