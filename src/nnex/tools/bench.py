@@ -143,7 +143,9 @@ def build_torch_compile(model_path: str) -> Engine:
     names = [i.name for i in nnex.InferenceSession(model_path, providers=["numpy"]).get_inputs()]
 
     def run(feeds):
-        with torch.inference_mode():
+        # no_grad, not inference_mode: dynamo's guards reject tensors made under inference_mode
+        # when the compiled frame was traced outside it (or the reverse, in the memory probe)
+        with torch.no_grad():
             out = compiled(*[torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names])
         outs = out if isinstance(out, (tuple, list)) else (out,)
         return [o.numpy() for o in outs]
