@@ -24,28 +24,37 @@ def _per_channel(c: np.ndarray, m: int, out_rank: int) -> np.ndarray | None:
     return c.reshape(m)
 
 
+def conv_with_channel_constant(node, graph, ctx):
+    """``(conv, w, b, k)`` when ``node`` (a binary op) combines the output of a Conv read by
+    nothing else with a constant that acts per output channel: constant float weights ``w``,
+    constant bias ``b`` (None when the Conv has none) and that constant as ``k`` [M]; else None."""
+    for y in node.inputs:
+        conv = produced_by(y, "Conv", graph, ctx)
+        if conv is not None and only_reader(y, ctx) is node:
+            break
+    else:
+        return None
+    c = ctx.const(other_input(node, y))
+    w = ctx.const(conv.inputs[1])
+    if c is None or w is None or c.dtype != w.dtype or w.dtype.kind != "f":
+        return None
+    has_b = len(conv.inputs) > 2 and conv.inputs[2] is not None
+    b = ctx.const(conv.inputs[2]) if has_b else None
+    if has_b and b is None:
+        return None
+    k = _per_channel(c, w.shape[0], w.ndim)
+    return None if k is None else (conv, w, b, k)
+
+
 class ConvAddBias(NodePass):
     name = "conv_add_bias"
     op_types = frozenset({"Add"})
 
     def match(self, add, graph, ctx):
-        for y in add.inputs:
-            conv = produced_by(y, "Conv", graph, ctx)
-            if conv is not None and only_reader(y, ctx) is add:
-                break
-        else:
+        found = conv_with_channel_constant(add, graph, ctx)
+        if found is None:
             return None
-        c = ctx.const(other_input(add, y))
-        w = ctx.const(conv.inputs[1])
-        if c is None or w is None or c.dtype != w.dtype or w.dtype.kind != "f":
-            return None
-        has_b = len(conv.inputs) > 2 and conv.inputs[2] is not None
-        b = ctx.const(conv.inputs[2]) if has_b else None
-        if has_b and b is None:
-            return None
-        extra = _per_channel(c, w.shape[0], w.ndim)
-        if extra is None:
-            return None
+        conv, w, b, extra = found
         new_b = extra if b is None else (b.reshape(-1) + extra).astype(w.dtype)
 
         def apply():

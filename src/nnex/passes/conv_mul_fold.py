@@ -7,9 +7,8 @@ the onnx package's models: 121 times); with this pass and conv_add_bias the pair
 from __future__ import annotations
 
 from .base import NodePass
-from .conv_add_relu import _per_channel
+from .conv_add_relu import conv_with_channel_constant
 from .edit import add_constant, replace_node
-from .match import only_reader, other_input, produced_by
 
 
 class ConvMulFold(NodePass):
@@ -17,23 +16,10 @@ class ConvMulFold(NodePass):
     op_types = frozenset({"Mul"})
 
     def match(self, mul, graph, ctx):
-        for y in mul.inputs:
-            conv = produced_by(y, "Conv", graph, ctx)
-            if conv is not None and only_reader(y, ctx) is mul:
-                break
-        else:
+        found = conv_with_channel_constant(mul, graph, ctx)
+        if found is None:
             return None
-        s = ctx.const(other_input(mul, y))
-        w = ctx.const(conv.inputs[1])
-        if s is None or w is None or s.dtype != w.dtype or w.dtype.kind != "f":
-            return None
-        has_b = len(conv.inputs) > 2 and conv.inputs[2] is not None
-        b = ctx.const(conv.inputs[2]) if has_b else None
-        if has_b and b is None:
-            return None
-        scale = _per_channel(s, w.shape[0], w.ndim)
-        if scale is None:
-            return None
+        conv, w, b, scale = found
         new_w = (w * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
         new_b = None if b is None else (b.reshape(-1) * scale).astype(w.dtype)
 
