@@ -23,6 +23,7 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
 from nnex.ops.registry import lookup  # noqa: E402
+from _random_forests import MODES, random_forest  # noqa: E402
 
 _NP2ONNX = {np.dtype("float32"): TP.FLOAT, np.dtype("float64"): TP.DOUBLE, np.dtype("int64"): TP.INT64,
             np.dtype("int32"): TP.INT32, np.dtype("uint32"): TP.UINT32, np.dtype("O"): TP.STRING}
@@ -252,39 +253,11 @@ def test_svm_regressor_linear_mode():
 
 # --------------------------------------------------------------------------- tree ensembles
 
-MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
 
 
 def _forest(rs, n_trees, n_features, depth=3):
-    """Random trees in the TreeEnsembleRegressor/Classifier encoding, and their leaves."""
-    a = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
-                         "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true"]}
-    leaves = []
-    for t in range(n_trees):
-        counter = [0]
-
-        def build(d):
-            nid = counter[0]
-            counter[0] += 1
-            i = len(a["nodes_nodeids"])
-            for v in a.values():
-                v.append(0)
-            a["nodes_treeids"][i], a["nodes_nodeids"][i] = t, nid
-            a["nodes_values"][i] = 0.0
-            if d == depth or (d > 0 and rs.rand() < 0.25):
-                a["nodes_modes"][i] = "LEAF"
-                leaves.append((t, nid))
-                return nid
-            a["nodes_modes"][i] = MODES[rs.randint(len(MODES))]
-            a["nodes_featureids"][i] = int(rs.randint(n_features))
-            a["nodes_values"][i] = round(float(rs.randn()), 1)
-            a["nodes_missing_value_tracks_true"][i] = int(rs.randint(2))
-            a["nodes_truenodeids"][i] = build(d + 1)
-            a["nodes_falsenodeids"][i] = build(d + 1)
-            return nid
-
-        build(0)
-    return a, leaves
+    """Random trees with every branch mode and missing-value direction, and their leaves."""
+    return random_forest(rs, n_trees, n_features, depth, MODES, missing=True)
 
 
 def _tree_input(rs):

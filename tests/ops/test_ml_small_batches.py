@@ -25,11 +25,11 @@ from onnx import helper  # noqa: E402
 
 import nnex  # noqa: E402
 from nnex.ops.ml import trees  # noqa: E402
+from _random_forests import MODES, random_forest  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
 BATCHES = (1, 7, 1000)
-MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
 
 
 def _model(nodes, inputs, outputs, ml=3):
@@ -71,38 +71,6 @@ def _run_all_ways(data, x, monkeypatch, rtol=1e-5, atol=1e-6, exact=False):
 # --------------------------------------------------------------------------- random forests, hand-built
 
 
-def _random_forest(rs, n_trees, n_features, depth, modes, missing, leaf_rate=0.25):
-    """TreeEnsembleRegressor/Classifier node attributes of random trees, and their leaves."""
-    a = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
-                         "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true"]}
-    leaves = []
-    for t in range(n_trees):
-        counter = [0]
-
-        def build(d):
-            nid = counter[0]
-            counter[0] += 1
-            i = len(a["nodes_nodeids"])
-            for v in a.values():
-                v.append(0)
-            a["nodes_treeids"][i], a["nodes_nodeids"][i] = t, nid
-            a["nodes_values"][i] = 0.0
-            if d == depth or (d > 0 and rs.rand() < leaf_rate):
-                a["nodes_modes"][i] = "LEAF"
-                leaves.append((t, nid))
-                return nid
-            a["nodes_modes"][i] = modes[rs.randint(len(modes))]
-            a["nodes_featureids"][i] = int(rs.randint(n_features))
-            a["nodes_values"][i] = round(float(rs.randn()), 1)
-            a["nodes_missing_value_tracks_true"][i] = int(rs.randint(2)) if missing else 0
-            a["nodes_truenodeids"][i] = build(d + 1)
-            a["nodes_falsenodeids"][i] = build(d + 1)
-            return nid
-
-        build(0)
-    return a, leaves
-
-
 def _inputs(rs, n, n_features, nan):
     # values on the thresholds' grid, so that ties (x == threshold) are frequent
     x = rs.randn(n, n_features).round(1).astype(np.float32)
@@ -132,7 +100,7 @@ FORESTS = [
 @pytest.mark.parametrize("double", [False, True], ids=["float", "double"])
 def test_hand_built_regressor(monkeypatch, modes, missing, nan, depth, n_trees, double):
     rs = np.random.RandomState(depth * 31 + n_trees + len(modes))
-    a, leaves = _random_forest(rs, n_trees, 4, depth, modes, missing)
+    a, leaves = random_forest(rs, n_trees, 4, depth, modes, missing)
     targets = dict(target_treeids=[], target_nodeids=[], target_ids=[], target_weights=[])
     for t, n in leaves:
         for k in range(2):
@@ -157,7 +125,7 @@ def test_hand_built_regressor(monkeypatch, modes, missing, nan, depth, n_trees, 
 @pytest.mark.parametrize("agg", ["AVERAGE", "MIN", "MAX"])
 def test_hand_built_regressor_aggregates(monkeypatch, agg):
     rs = np.random.RandomState(7)
-    a, leaves = _random_forest(rs, 6, 3, 5, MODES, True)
+    a, leaves = random_forest(rs, 6, 3, 5, MODES, True)
     attrs = dict(a, target_treeids=[t for t, _ in leaves], target_nodeids=[n for _, n in leaves],
                  target_ids=[0] * len(leaves), target_weights=rs.randn(len(leaves)).round(3).tolist(),
                  n_targets=1, aggregate_function=agg)
@@ -173,7 +141,7 @@ def test_hand_built_regressor_aggregates(monkeypatch, agg):
 @pytest.mark.parametrize("pt", ["NONE", "SOFTMAX", "LOGISTIC"])
 def test_hand_built_classifier(monkeypatch, n_classes, class_ids, pt):
     rs = np.random.RandomState(n_classes * 5 + len(pt))
-    a, leaves = _random_forest(rs, 9, 4, 7, ["BRANCH_LEQ"], False)
+    a, leaves = random_forest(rs, 9, 4, 7, ["BRANCH_LEQ"], False)
     c = dict(class_treeids=[], class_nodeids=[], class_ids=[], class_weights=[])
     for t, n in leaves:
         for k in class_ids:
@@ -297,7 +265,7 @@ def test_nodes_of_one_op_keep_their_own_plans():
     rs = np.random.RandomState(3)
     nodes, outs = [], []
     for i in range(2):
-        a, leaves = _random_forest(rs, 3, 3, 4, ["BRANCH_LEQ"], False)
+        a, leaves = random_forest(rs, 3, 3, 4, ["BRANCH_LEQ"], False)
         nodes.append(helper.make_node(
             "TreeEnsembleRegressor", ["x"], [f"t{i}"], domain="ai.onnx.ml", **a, n_targets=1,
             target_treeids=[t for t, _ in leaves], target_nodeids=[n for _, n in leaves], target_ids=[0] * len(leaves),
@@ -423,7 +391,7 @@ def test_prepared_run(op):
     rs = np.random.RandomState(8)
     x = rs.randn(5, 3).astype(np.float32)
     if op == "TreeEnsembleRegressor":
-        a, leaves = _random_forest(rs, 4, 3, 5, MODES, True)
+        a, leaves = random_forest(rs, 4, 3, 5, MODES, True)
         attrs = dict(a, target_treeids=[t for t, _ in leaves], target_nodeids=[n for _, n in leaves],
                      target_ids=[0] * len(leaves), target_weights=rs.randn(len(leaves)).round(2).tolist(), n_targets=1)
         outs = [TP.FLOAT]

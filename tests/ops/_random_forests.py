@@ -1,0 +1,37 @@
+"""Random tree ensembles in the TreeEnsembleRegressor/Classifier encoding, for the ML kernel tests."""
+
+from __future__ import annotations
+
+MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+
+
+def random_forest(rs, n_trees, n_features, depth, modes, missing, leaf_rate=0.25):
+    """TreeEnsembleRegressor/Classifier node attributes of random trees, and their leaves."""
+    a = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
+                         "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true"]}
+    leaves = []
+    for t in range(n_trees):
+        counter = [0]
+
+        def build(d):
+            nid = counter[0]
+            counter[0] += 1
+            i = len(a["nodes_nodeids"])
+            for v in a.values():
+                v.append(0)
+            a["nodes_treeids"][i], a["nodes_nodeids"][i] = t, nid
+            a["nodes_values"][i] = 0.0
+            if d == depth or (d > 0 and rs.rand() < leaf_rate):
+                a["nodes_modes"][i] = "LEAF"
+                leaves.append((t, nid))
+                return nid
+            a["nodes_modes"][i] = modes[rs.randint(len(modes))]
+            a["nodes_featureids"][i] = int(rs.randint(n_features))
+            a["nodes_values"][i] = round(float(rs.randn()), 1)
+            a["nodes_missing_value_tracks_true"][i] = int(rs.randint(2)) if missing else 0
+            a["nodes_truenodeids"][i] = build(d + 1)
+            a["nodes_falsenodeids"][i] = build(d + 1)
+            return nid
+
+        build(0)
+    return a, leaves
