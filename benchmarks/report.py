@@ -137,7 +137,7 @@ def render(doc: dict) -> str:
                 f"onnxruntime {env['onnxruntime']}"]
     versions += [f"{m} {env[m]}" for m in ("torch", "jax") if m in env] + [f"nnex {env['nnex']}"]
     method = ("Latency is median / p90 of timed runs in milliseconds; the engines' runs are interleaved "
-              "round by round in one process, after one untimed warm-up run each. onnxruntime runs "
+              "round by round in one process, after two untimed warm-up runs each (one for onnx.reference). onnxruntime runs "
               "CPUExecutionProvider with its default threads; onnx.reference runs at batch 1 only, and not "
               "on "
               f"models where one run takes more than {s['reference_cap_s']:g} s. Ratios are median latency "

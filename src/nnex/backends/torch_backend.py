@@ -72,6 +72,23 @@ def _freeze(out):
     return _freeze_one(out)
 
 
+def _cuda_matmul(torch, matmul):
+    """CUDA has no integer GEMM (MatMulInteger, QLinearMatMul): int32 and narrower operands go
+    through float64, exact for the sums of products that quantized models accumulate (below
+    2**53); int64 operands through the CPU, exact for any value."""
+    narrow = (torch.int8, torch.uint8, torch.int16, torch.int32)
+
+    def cuda_matmul(a, b):
+        if a.is_floating_point() or a.is_complex():
+            return matmul(a, b)
+        if a.dtype in narrow and b.dtype in narrow:
+            y = matmul(a.to(torch.float64), b.to(torch.float64))
+            return y.to(torch.int64).to(torch.promote_types(a.dtype, b.dtype))
+        return matmul(a.cpu(), b.cpu()).to(a.device)
+
+    return cuda_matmul
+
+
 class _ThreadTuner:
     """Picks a run's intra-op thread count, torch's own (n) or 1, when the machine is contended.
 
@@ -217,6 +234,8 @@ class TorchBackend(ArrayBackend):
         self._dtypes = _dtype_table(torch)
         self.xp = make_namespace(f"nnex.torch.{device}", compat, self._dtypes,
                                  None if self._on_cpu else self._device)
+        if not self._on_cpu:
+            self.xp.matmul = _cuda_matmul(torch, compat.matmul)
         # intra-op threads for the runs of this backend's session (0: torch's global setting, or
         # 1 where that ran faster lately, with adaptive_threads: see _ThreadTuner)
         self.intra_op_threads = 0

@@ -353,7 +353,14 @@ def mod(xp, a, b, *, fmod=0):
     with np.errstate(divide="ignore", invalid="ignore"):
         if fmod:
             return xp.fmod(a, b)
-        return xp.remainder(a, b)
+        r = xp.remainder(a, b)
+    if not isinstance(r, (np.ndarray, np.generic)) and xp.isdtype(r.dtype, "real floating"):
+        # x mod ±inf is x when x is 0 or has the divisor's sign, else the divisor (NumPy and
+        # torch say so; CuPy gives NaN)
+        keep = xp.logical_or(a == 0, (a < 0) == (b < 0))
+        fix = xp.logical_and(xp.isinf(b), xp.isfinite(a))
+        r = xp.where(fix, xp.where(keep, a, b), r)
+    return r
 
 
 @op("BitShift", (11, 28))
