@@ -54,6 +54,26 @@ def writes_in_place(monkeypatch):
     return count
 
 
+@pytest.fixture(autouse=True)
+def donate_small_arrays(monkeypatch):
+    """These models are tiny: let every size donate, so that the in-place paths are exercised."""
+    import nnex.runtime.inplace as inplace
+
+    monkeypatch.setattr(inplace, "_MIN_SIZE", 0)
+
+
+def test_small_donors_are_not_written_into_by_default(writes_in_place, monkeypatch):
+    import nnex.runtime.inplace as inplace
+
+    monkeypatch.setattr(inplace, "_MIN_SIZE", 1024)
+    nodes = [helper.make_node("Exp", ["x"], ["a"]), helper.make_node("Neg", ["a"], ["y"])]
+    for n, written in ((31, 0), (1024, 2)):   # two runs each
+        writes_in_place["n"] = 0
+        m = _model(nodes, [("x", F, [n])], [("y", F, [n])])
+        _check(m, {"x": np.random.default_rng(n).standard_normal(n).astype(np.float32)})
+        assert writes_in_place["n"] == written
+
+
 def _check(model, feeds, rtol=1e-5, atol=1e-6):
     want = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(None, feeds)
     kept = {k: v.copy() for k, v in feeds.items()}

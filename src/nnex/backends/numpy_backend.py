@@ -38,7 +38,20 @@ class NumpyBackend(ArrayBackend):
             r = fast(*inputs, **attrs)
             return standard(xp, *inputs, **attrs) if r is NotImplemented else r
 
+        def bind(xp, attrs):
+            # the planner's per-node call: no partial, no ``xp`` passed to the fast kernel
+            if attrs:
+                def call(*inputs):
+                    r = fast(*inputs, **attrs)
+                    return standard(xp, *inputs, **attrs) if r is NotImplemented else r
+            else:
+                def call(*inputs):
+                    r = fast(*inputs)
+                    return standard(xp, *inputs) if r is NotImplemented else r
+            return call
+
         fn.__name__ = getattr(fast, "__name__", op_type)
+        fn.nnex_bind = bind
         # what the planner needs to let the result overwrite a dying input (runtime/inplace.py)
         fn.nnex_inplace = (fast, DONORS.get((domain, op_type), ()), standard)
         return dataclasses.replace(kernel, fn=fn)

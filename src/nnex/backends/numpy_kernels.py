@@ -39,7 +39,16 @@ def _fits(out, *arrays) -> bool:
     shape = out.shape
     if all(a.shape == shape for a in arrays):
         return True
-    return np.broadcast_shapes(*(a.shape for a in arrays)) == shape
+    # broadcast by hand: np.broadcast_shapes costs 2 us, more than a small node's whole work
+    nd = len(shape)
+    for a in arrays:
+        s = a.shape
+        if len(s) > nd:
+            return False
+        for d, o in zip(s[::-1], shape[::-1]):
+            if d != o and d != 1:
+                return False
+    return True
 
 
 # ------------------------------------------------------------------------------------ unary
@@ -50,10 +59,11 @@ def relu(x, out=None):
 
 
 def _ufunc_kernel(ufunc):
+    # ``out=None`` passed on to a ufunc costs more than a small array's whole computation
     def kernel(x, out=None):
         if not _float(x):
             return NotImplemented
-        return ufunc(x, out=out)
+        return ufunc(x) if out is None else ufunc(x, out=out)
 
     kernel.__name__ = ufunc.__name__
     return kernel
@@ -186,11 +196,14 @@ def layer_norm(x, scale, b=None, out=None, *, axis=-1, epsilon=1e-5, stash_type=
 
 
 # ------------------------------------------------------------------------------------ binary
-def _binary_kernel(ufunc):
+def _binary_kernel(ufunc, kinds):
+    """A binary ufunc on two arrays of one dtype of ``kinds`` (integers wrap, as in ONNX)."""
     def kernel(a, b, out=None):
-        if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype not in _FLOATS:
+        if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype.kind not in kinds:
             return NotImplemented
-        if out is not None and not (a.shape == b.shape or _fits(out, a, b)):
+        if out is None:
+            return ufunc(a, b)
+        if not (a.shape == b.shape or _fits(out, a, b)):
             return NotImplemented
         return ufunc(a, b, out=out)
 
@@ -280,6 +293,48 @@ def batch_norm(X, scale, B, input_mean, input_var, out=None, *, epsilon=1e-5, mo
     return y
 
 
+# ------------------------------------------------------------------------------------ small ops
+def sum_of_two(*inputs, out=None):
+    if len(inputs) != 2:
+        return NotImplemented
+    a, b = inputs
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or a.dtype != b.dtype or a.dtype.kind not in "fiu":
+        return NotImplemented
+    return np.add(a, b)
+
+
+def concat(*inputs, out=None, axis):
+    for x in inputs:
+        if type(x) is not np.ndarray or x.dtype != inputs[0].dtype or x.ndim != inputs[0].ndim:
+            return NotImplemented
+    if not inputs or not -inputs[0].ndim <= axis < inputs[0].ndim:
+        return NotImplemented
+    return np.concatenate(inputs, axis=axis)
+
+
+# Cast's ``to`` (a TensorProto data type) -> NumPy dtype, for the types whose conversion NumPy's
+# astype does exactly as ONNX says (float -> int is left to the op library: NaN and overflow)
+_CAST_TARGETS = {1: np.dtype(np.float32), 10: np.dtype(np.float16), 11: np.dtype(np.float64),
+                 2: np.dtype(np.uint8), 3: np.dtype(np.int8), 4: np.dtype(np.uint16), 5: np.dtype(np.int16),
+                 6: np.dtype(np.int32), 7: np.dtype(np.int64), 9: np.dtype(np.bool_), 12: np.dtype(np.uint32),
+                 13: np.dtype(np.uint64)}
+
+
+def cast(x, out=None, *, to, saturate=1, round_mode="up"):
+    target = _CAST_TARGETS.get(to)
+    if target is None or type(x) is not np.ndarray:
+        return NotImplemented
+    src = x.dtype
+    if src == target:
+        return x
+    if src.kind not in "biuf" or src.kind == "f" and target.kind in "iu" or src not in _CAST_SOURCES:
+        return NotImplemented
+    return x.astype(target)
+
+
+_CAST_SOURCES = frozenset(_CAST_TARGETS.values())
+
+
 # (domain, op_type) -> {standard kernel's since: fast kernel}
 FAST: dict[tuple[str, str], dict[int, object]] = {}
 # (domain, op_type) -> input positions whose buffer the result may take
@@ -307,5 +362,13 @@ _register("Reciprocal", (6, 13), reciprocal)
 for _op, _uf in (("Tanh", np.tanh), ("Exp", np.exp), ("Neg", np.negative), ("Abs", np.absolute),
                  ("Sqrt", np.sqrt), ("Log", np.log)):
     _register(_op, (6, 13), _ufunc_kernel(_uf))
-for _op, _uf in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply), ("Div", np.divide)):
-    _register(_op, (7, 13, 14), _binary_kernel(_uf), donors=(0, 1))
+for _op, _uf in (("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply)):
+    _register(_op, (7, 13, 14), _binary_kernel(_uf, "fiu"), donors=(0, 1))
+_register("Div", (7, 13, 14), _binary_kernel(np.divide, "f"), donors=(0, 1))  # integer Div truncates
+for _op, _uf in (("Less", np.less), ("Greater", np.greater), ("Equal", np.equal)):
+    _register(_op, (7, 9, 11, 13, 19), _binary_kernel(_uf, "fiub"), donors=())
+_register("LessOrEqual", (12, 16), _binary_kernel(np.less_equal, "fiu"), donors=())
+_register("GreaterOrEqual", (12, 16), _binary_kernel(np.greater_equal, "fiu"), donors=())
+_register("Sum", (6, 8, 13), sum_of_two, donors=())
+_register("Concat", (4, 11, 13), concat, donors=())
+_register("Cast", (6, 9, 13, 19, 21, 23, 24, 25), cast, donors=())

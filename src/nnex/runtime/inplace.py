@@ -17,6 +17,8 @@ import sys
 import numpy as np
 
 _refcount = sys.getrefcount
+# smallest donor worth writing into (ufunc calls with out= cost ~0.7 us more)
+_MIN_SIZE = 1024
 
 
 def donating_call(fast, standard_call, slots: tuple, pos: int, attrs: dict):
@@ -29,8 +31,10 @@ def donating_call(fast, standard_call, slots: tuple, pos: int, attrs: dict):
         a = args[pos]
         env[donor] = None
         args[pos] = None
-        # two references: ``a`` and getrefcount's argument
-        if type(a) is np.ndarray and a.base is None and a.flags.writeable and _refcount(a) == 2:
+        # two references: ``a`` and getrefcount's argument; below _MIN_SIZE elements ``out=``
+        # costs more than the allocation it saves
+        if (type(a) is np.ndarray and a.size >= _MIN_SIZE and a.base is None and a.flags.writeable
+                and _refcount(a) == 2):
             args[pos] = a
             r = fast(*args, out=a, **attrs)
             if r is not NotImplemented:

@@ -308,6 +308,10 @@ class Planner:
                 return fn(xp, *inputs, **bound)
 
             return call_with_env
+        bind = getattr(fn, "nnex_bind", None)
+        if bind is not None:
+            # a backend's kernel that makes its own per-node call (numpy_backend's fast kernels)
+            return bind(xp, attrs)
         prepare = getattr(fn, "nnex_prepare", None)
         if prepare is not None:
             # a kernel that derives tables from its attributes (ops/ml/_common.per_node) does it now, once

@@ -15,6 +15,12 @@ from ._common import as_2d, per_node, to_xp
 
 @op("ArrayFeatureExtractor", since=1, domain=ML_DOMAIN)
 def array_feature_extractor(xp, x, y):
+    if type(y) is np.ndarray and y.ndim == 0 and type(x) is np.ndarray and x.ndim > 1 and y.dtype.kind in "iu":
+        # one column (converters pick columns one by one): a view, checked in Python
+        i = int(y)
+        if not 0 <= i < x.shape[-1]:
+            raise IndexError(f"ArrayFeatureExtractor: index {i} out of range for last dimension {x.shape[-1]}")
+        return to_xp(xp, x[..., i:i + 1])
     a = x if type(x) is np.ndarray else np.asarray(x)
     idx = y if type(y) is np.ndarray and y.dtype == np.int64 else np.asarray(y, dtype=np.int64)
     if idx.ndim != 1:

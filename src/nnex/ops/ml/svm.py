@@ -22,28 +22,55 @@ from ._common import as_2d, as_float, class_labels, per_node, post_transform_sco
 
 def _kernel(kernel_type: str, params, vectors: np.ndarray):
     """``k(x)``: [N, S] kernel values between samples x [N, F] and the rows of ``vectors`` [S, F],
-    with what does not depend on x computed once."""
+    with what does not depend on x computed once per precision.  The RBF kernel of float samples
+    is computed in float32, as onnxruntime does (NumPy's float32 exp is vectorized: several
+    times faster over a thousand support vectors); the others, without an exp, in float64."""
     gamma, coef0, degree = (list(params or []) + [0.0, 0.0, 0.0])[:3]
-    vt = vectors.T
+    if kernel_type not in ("LINEAR", "POLY", "RBF", "SIGMOID"):
+        raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
+    consts = {}
+
+    def tables(dtype):
+        t = consts.get(dtype)
+        if t is None:
+            vt = np.ascontiguousarray(vectors.T, dtype=dtype)
+            # |x - v|^2 = |x|^2 + |v|^2 - 2 x.v; -2 v scales exactly, so the terms are as written
+            norms = np.sum(vectors * vectors, axis=1).astype(dtype)
+            t = consts[dtype] = (vt, norms, (-2.0 * vt).astype(dtype), dtype.type(-gamma), dtype.type(gamma),
+                                 dtype.type(coef0))
+        return t
+
+    if kernel_type != "RBF":
+        kernel = _plain_kernel(kernel_type, tables, degree)
+        return lambda x: kernel(x if x.dtype == np.float64 else x.astype(np.float64))
+
+    def rbf(x):
+        _, norms, vt2, neg_gamma, _, _ = tables(x.dtype)
+        d2 = x @ vt2
+        d2 += norms
+        d2 += np.add.reduce(x * x, axis=1)[:, None]
+        np.maximum(d2, 0.0, out=d2)
+        d2 *= neg_gamma
+        return np.exp(d2, out=d2)
+
+    return rbf
+
+
+def _plain_kernel(kernel_type, tables, degree):
     if kernel_type == "LINEAR":
-        return lambda x: x @ vt
+        return lambda x: x @ tables(x.dtype)[0]
     if kernel_type == "POLY":
-        return lambda x: np.power(gamma * (x @ vt) + coef0, int(degree))
-    if kernel_type == "RBF":
-        # |x - v|^2 = |x|^2 + |v|^2 - 2 x.v; -2 v scales exactly, so the terms are as written
-        norms = np.sum(vectors * vectors, axis=1)
-        vt2 = -2.0 * vt
+        def poly(x):
+            vt, _, _, _, g, c = tables(x.dtype)
+            return np.power(g * (x @ vt) + c, int(degree))
 
-        def rbf(x):
-            d2 = np.add(np.add.reduce(x * x, axis=1)[:, None], norms)
-            d2 += x @ vt2
-            np.maximum(d2, 0.0, out=d2)
-            d2 *= -gamma
-            return np.exp(d2, out=d2)
-
-        return rbf
+        return poly
     if kernel_type == "SIGMOID":
-        return lambda x: np.tanh(gamma * (x @ vt) + coef0)
+        def sigmoid(x):
+            vt, _, _, _, g, c = tables(x.dtype)
+            return np.tanh(g * (x @ vt) + c)
+
+        return sigmoid
     raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
 
 
@@ -123,6 +150,13 @@ def _rows(x) -> np.ndarray:
     return as_float(as_2d(x)).astype(np.float64)
 
 
+def _samples(x) -> np.ndarray:
+    """[N, F] samples for a kernel: float32 ones as they are, anything else as float64."""
+    if type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32:
+        return x
+    return _rows(x)
+
+
 @op("SVMClassifier", since=1, domain=ML_DOMAIN)
 @per_node
 def svm_classifier(
@@ -152,11 +186,12 @@ def svm_classifier(
         bias = rhos[0]
 
         def classify(m):
-            scores = kernel(m) + bias
+            scores = kernel(m).astype(np.float64) + bias
             return scores.argmax(axis=1), scores
     else:
         kernel = _kernel(kernel_type, kernel_params, sv)
         weights = _ovo_weights(coefs.reshape(n_classes - 1, -1), list(vectors_per_class))
+        weights32 = weights.astype(np.float32)
         n_pairs = weights.shape[1]
         bias = rhos[np.arange(n_pairs)]
         votes, lost = _vote_table(n_classes)
@@ -165,7 +200,8 @@ def svm_classifier(
         def classify(m):
             if m.shape[1] != sv.shape[1]:
                 raise ValueError(f"SVMClassifier: support vectors of {sv.shape[1]} features for {m.shape[1]} features")
-            dec = kernel(m) @ weights
+            k = kernel(m)
+            dec = (k @ weights32).astype(np.float64) if k.dtype == np.float32 else k @ weights
             dec += bias
             # the label is the majority vote even when probabilities are reported (as sklearn's
             # SVC.predict and onnxruntime do, libsvm would take the most probable class)
@@ -183,7 +219,7 @@ def svm_classifier(
             return winner, dec
 
     def run(xp, x):
-        winner, scores = classify(_rows(x))
+        winner, scores = classify(_samples(x))
         z = post_transform_scores(scores, transform)
         y = label_table.take(winner)
         return (y if strings else to_xp(xp, y)), to_xp(xp, z.astype(np.float32))
@@ -226,8 +262,11 @@ def svm_regressor(
         kernel = _kernel(kernel_type, kernel_params,
                          np.asarray(support_vectors, dtype=np.float64).reshape(int(n_supports), -1))
 
+        coefs32 = coefs.astype(np.float32)
+
         def predict(m):
-            return kernel(m) @ coefs + bias
+            k = kernel(m)
+            return ((k @ coefs32).astype(np.float64) if k.dtype == np.float32 else k @ coefs) + bias
     else:
         weights = coefs.reshape(-1)
 
@@ -235,7 +274,7 @@ def svm_regressor(
             return m @ weights + bias
 
     def run(xp, x):
-        y = predict(_rows(x))[:, None]
+        y = predict(_samples(x))[:, None]
         if one_class:
             y = np.where(y > 0, 1.0, -1.0)
         return to_xp(xp, post_transform_scores(y, transform).astype(np.float32))
