@@ -69,7 +69,7 @@ class ModelMetadata:
 class _InputSpec:
     """What a feed must be: checked before anything runs."""
 
-    __slots__ = ("name", "slot", "kind", "dtype", "shape", "optional_default")
+    __slots__ = ("name", "slot", "kind", "dtype", "shape", "optional_default", "_plain", "_rank", "_dims")
 
     def __init__(self, v: Value, slot: int):
         self.name = v.name
@@ -84,6 +84,25 @@ class _InputSpec:
         elif self.kind == "map_type" and tp.map_type.value_type.tensor_type.elem_type:
             self.dtype = np_dtype_of(tp.map_type.value_type.tensor_type.elem_type)  # of the map's values
         self.optional_default = v.const is not None
+        # the common feed, an ndarray of the declared tensor type, is checked by quick()
+        self._plain = self.kind == "tensor_type" and self.dtype is not None and self.dtype != object
+        self._rank = None if self.shape is None else len(self.shape)
+        self._dims = () if self.shape is None else tuple(
+            (i, d) for i, d in enumerate(self.shape) if isinstance(d, int))
+
+    def quick(self, x):
+        """``check(x)``, with a short path for an ndarray of the declared type and shape."""
+        if self._plain and type(x) is np.ndarray and x.dtype == self.dtype:
+            shape = x.shape
+            if self._rank is None:
+                return x
+            if len(shape) == self._rank:
+                for i, d in self._dims:
+                    if shape[i] != d:
+                        break
+                else:
+                    return x
+        return self.check(x)
 
     def check(self, x):
         if self.kind == "sequence_type":
@@ -241,7 +260,7 @@ class InferenceSession:
             if sp is None:
                 raise InvalidInputError(f"unknown input {name!r}; the model's inputs are "
                                         f"{[a.name for a in self._input_args]}")
-            env[sp.slot] = self._backend.asarray(sp.check(x))
+            env[sp.slot] = self._backend.asarray(sp.quick(x))
         if len(input_feed) < len(self._required):
             missing = [sp.name for sp in self._required if sp.name not in input_feed]
             if missing:
@@ -264,7 +283,11 @@ class InferenceSession:
             except KeyError as e:
                 raise InvalidInputError(f"unknown output {e.args[0]!r}; the model's outputs are "
                                         f"{list(self._output_index)}") from None
-        return [self._to_host(env[s]) for s in slots]
+        outs = [env[s] for s in slots]
+        for i, x in enumerate(outs):
+            if type(x) is not np.ndarray:
+                outs[i] = self._to_host(x)
+        return outs
 
     def _to_host(self, x):
         if x is None:

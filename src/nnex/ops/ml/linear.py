@@ -58,18 +58,22 @@ def linear_classifier(
     transform = transform_name(post_transform)
     coefs = np.asarray(coefficients, dtype=np.float64)
     bias = np.asarray(intercepts, dtype=np.float64) if intercepts else None
-    weights = {}  # number of features -> [n_classes, F] weights
+    bias32 = None if bias is None else bias.astype(np.float32)
+    weights = {}  # (number of features, dtype) -> [n_classes, F] weights
 
     def scores_of(m):
-        w = weights.get(m.shape[1])
+        key = (m.shape[1], m.dtype)
+        w = weights.get(key)
         if w is None:
             # one weight row per intercept; without intercepts, as many rows as the weights fill
             n_classes = len(intercepts) if intercepts else max(len(coefs) // max(m.shape[1], 1), 1)
-            w = weights[m.shape[1]] = coefs.reshape(n_classes, -1)
-        return _linear_scores(m, w, bias)
+            w = weights[key] = coefs.reshape(n_classes, -1).astype(m.dtype)
+        return _linear_scores(m, w, bias32 if m.dtype == np.float32 else bias)
 
     def run(xp, x):
-        scores = scores_of(_rows(x))
+        # float samples are scored in float32, as onnxruntime does; anything else in float64
+        f32 = type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32
+        scores = scores_of(x if f32 else _rows(x))
         if scores.shape[1] == 1:
             positive = scores[:, 0] > 0
             if len(labels) == 2:

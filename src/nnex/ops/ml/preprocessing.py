@@ -91,6 +91,10 @@ def imputer(
 @op("Normalizer", since=1, domain=ML_DOMAIN)
 def normalizer(xp, x, *, norm="MAX"):
     a = x if type(x) is np.ndarray else np.asarray(x)
+    if a.dtype == np.float32 and a.ndim == 2 and norm in ("L1", "MAX") and a.shape[0] == 1:
+        # one float row (the per-call case): in float32, as onnxruntime computes it
+        div = np.add.reduce(np.abs(a), axis=1) if norm == "L1" else np.maximum.reduce(a, axis=1)
+        return to_xp(xp, a / div if div[0] != 0 else a.copy())
     m = (a if a.ndim == 2 else as_2d(a)).astype(np.float64)
     if norm == "MAX":
         div = np.maximum.reduce(m, axis=1, keepdims=True)
