@@ -21,6 +21,7 @@ from ..ops.registry import lookup
 from .errors import NnexError, UnsupportedOpError
 from .functions import PlanNode, find_function, inline
 from .inplace import plan_donations
+from .straight_line import compile_steps, failed_step
 
 A = onnx.AttributeProto
 NONE_SLOT = 0  # always None: a missing optional input
@@ -43,6 +44,8 @@ class Plan:
     const_slots: dict = field(default_factory=dict)  # initializer name -> slot (to_torch feeds parameters there)
     outer: list = field(default_factory=list)  # (local slot, parent slot): outer-scope reads of a subgraph
     template: list = field(default_factory=list)  # env with constants in place, copied per run
+    compiled: object = None  # the steps as one function (straight_line.py), made at the first run
+    compiled_for: object = None  # ... from this very steps list
 
     def finish(self) -> None:
         env = [None] * self.n_slots
@@ -346,6 +349,25 @@ def _dtype_or_none(v: Value | None):
 
 def execute(plan: Plan, env: list) -> None:
     """Run the steps of ``plan`` over ``env`` (values by slot)."""
+    if plan.compiled_for is not plan.steps:
+        # (re)compiled when the steps list changes: a backend or a tool may replace it after finish()
+        plan.compiled = compile_steps(plan.steps)
+        plan.compiled_for = plan.steps
+    run = plan.compiled
+    if run is not None:
+        try:
+            run(env)
+        except NnexError as e:
+            i = failed_step(e)
+            if i >= 0 and not getattr(e, "node_named", False):
+                raise _node_error(plan, i, e) from e
+            raise
+        except Exception as e:  # noqa: BLE001
+            i = failed_step(e)
+            if i < 0:
+                raise
+            raise _node_error(plan, i, e) from e
+        return
     i = -1
     try:
         for i, (call, ins, outs, frees, needs_env) in enumerate(plan.steps):
