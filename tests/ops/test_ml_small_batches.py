@@ -421,3 +421,25 @@ def test_prepared_run(op):
         got = got if isinstance(got, tuple) else (got,)
         for e, g in zip(expected, got):
             np.testing.assert_allclose(g, e[:len(g)], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("budget", [0, 1, 1 << 20], ids=["levels only", "one block", "all blocks"])
+def test_one_row_walk_by_blocks_of_three_levels(monkeypatch, budget):
+    """trees.py's one-row walk takes three levels at a time while its tables fit the budget
+    (in units of 128-entry tables per tree here), then goes on level by level."""
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import RandomForestClassifier
+
+    rs = np.random.RandomState(3)
+    x = rs.randn(400, 6).round(1).astype(np.float32)   # ties with the thresholds are frequent
+    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int) + (x[:, 3] > 0.5)
+    model = RandomForestClassifier(n_estimators=12, max_depth=11, random_state=0).fit(x, y)
+    data = _convert(model, x)
+    monkeypatch.setattr(trees, "_BLOCK_ENTRIES", budget * 128 * 12)
+    sess = nnex.InferenceSession(data)
+    expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    for row in x[:60]:
+        got = sess.run(None, {"x": row[None]})
+        want = expected.run(None, {"x": row[None]})
+        assert got[0].tolist() == want[0].tolist()
+        np.testing.assert_array_equal(got[1], want[1])

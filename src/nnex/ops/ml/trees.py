@@ -43,6 +43,8 @@ _COMPACT_EVERY = 3
 _ACCUMULATE_BLOCK = 1 << 18
 # batches with at most this many (sample, tree) pairs take the small-batch walk
 _SMALL_WALK = 4096
+# table entries (8 bytes each) of the one-row walk by blocks of three levels, all blocks together
+_BLOCK_ENTRIES = 1 << 20
 
 
 class _Forest:
@@ -103,6 +105,7 @@ class _Forest:
         self.any_missing = bool(missing.any())
         self.missing_true = np.repeat(missing, 2) if self.any_missing else None
         self._starts: dict = {}  # batch size -> (first nodes, row offsets) of the small-batch walk
+        self._blocks = None  # the one-row walk three levels a step (_Blocks); False: not applicable
 
     @staticmethod
     def _depth(roots, child, n_internal) -> int:
@@ -148,6 +151,11 @@ class _Forest:
         """The walk of a few rows: all (tree, sample) pairs in one go (tree-major, as the sums
         over trees want them), to the deepest level, nothing dropped on the way: as few
         NumPy calls per level as the node modes allow, which is the cost at this size."""
+        if n == 1:
+            if self._blocks is None:
+                self._blocks = _Blocks.build(self) or False
+            if self._blocks:
+                return self._blocks.walk(self, xf)
         start = self._starts.get(n)
         if start is None:
             node = np.repeat(self.roots, n)
@@ -222,6 +230,85 @@ class _Forest:
             # NaN compares false (true for NEQ); nodes_missing_value_tracks_true sends it left
             cond |= np.isnan(xv) & self.missing_true.take(node)
         return cond
+
+
+class _Blocks:
+    """The walk of one row three levels at a time.
+
+    From a node, the next three levels depend on the comparisons of at most 7 nodes, the
+    node and the first two levels under it (heap order: position p's children are 2p + 1,
+    false, and 2p + 2, true): they are made at once, packed into a 7-bit number, and a
+    table of 128 entries per node says where the three levels end. Tables are made for the
+    nodes where a block starts (the roots, then wherever a block can end), a block after
+    the other while the tables stay within ``_BLOCK_ENTRIES``; the rest of the depth is
+    walked level by level. One block costs 7 NumPy calls where three levels cost 18 (the
+    cost of a one-row walk is the number of calls, not the work they do)."""
+
+    def __init__(self, blocks, tail_levels):
+        self.blocks = blocks  # [(feature [R, 8], threshold [R, 8], next [R * 128])]; next: rows, last: nodes
+        self.tail_levels = tail_levels
+        self.first_at = blocks[0][0].reshape(-1)
+        self.first_split = blocks[0][1].reshape(-1)
+        self.first_base = np.arange(blocks[0][0].shape[0], dtype=np.intp) * 128
+
+    @staticmethod
+    def build(forest: _Forest):
+        if forest.same_mode is None or forest.any_missing or forest.depth < 3 or not forest.n_trees:
+            return None
+        child, feature, split = forest.child, forest.feature, forest.split
+        roots = forest.roots
+        blocks, entries = [], 0
+        pattern = np.arange(128, dtype=np.intp)[None, :]
+        while len(blocks) < forest.depth // 3 and entries + 128 * len(roots) <= _BLOCK_ENTRIES:
+            # an eighth column repeats the first: a row of outcomes is then one 8-byte word
+            heap = np.empty((len(roots), 8), dtype=np.intp)
+            heap[:, 0] = roots
+            for p in range(3):
+                heap[:, 2 * p + 1] = child.take(heap[:, p])
+                heap[:, 2 * p + 2] = child.take(heap[:, p] + 1)
+            heap[:, 7] = roots
+            # every 7-bit pattern of outcomes, followed down three levels
+            pos = np.zeros((len(roots), 128), dtype=np.intp)
+            for _ in range(2):
+                went = (pattern >> pos) & 1
+                pos = 2 * pos + 1 + went
+            went = (pattern >> pos) & 1
+            ends = child.take(np.take_along_axis(heap, pos, axis=1) + went)
+            entries += ends.size
+            roots, rows = np.unique(ends, return_inverse=True)
+            blocks.append((feature.take(heap), split.take(heap), rows.reshape(-1)))
+        if not blocks:
+            return None
+        # the last block's table gives nodes (the tail walk goes on from them), not rows
+        f, t, rows = blocks[-1]
+        blocks[-1] = (f, t, roots.take(rows))
+        return _Blocks(blocks, forest.depth - 3 * len(blocks))
+
+    def walk(self, forest: _Forest, xf: np.ndarray) -> np.ndarray:
+        compare = _COMPARE[forest.same_mode]
+        blocks = self.blocks
+        row = blocks[0][2].take(self.first_base + _pattern(compare(xf.take(self.first_at), self.first_split)))
+        for feat, split, nxt in blocks[1:]:
+            bits = _pattern(compare(xf.take(feat.take(row, axis=0)), split.take(row, axis=0)))
+            row = nxt.take(row * 128 + bits)
+        node = row
+        child, feature, split = forest.child, forest.feature, forest.split
+        for _ in range(self.tail_levels):
+            node = child.take(node + compare(xf.take(feature.take(node)), split.take(node)))
+        return node
+
+
+# Bytes b0..b7 (each 0 or 1) of a little-endian word v: the top byte of v * _GATHER is
+# b0 + 2 b1 + ... + 64 b6 (b_k lands on bit 56 + k; every other product either overflows
+# or falls on a bit below 56 of its own, so no carry reaches the top byte; b7 is ignored)
+_GATHER = np.uint64(sum(1 << (56 - 7 * k) for k in range(7)))
+_SHIFT = np.uint64(56)
+
+
+def _pattern(outcomes: np.ndarray) -> np.ndarray:
+    """[R] 7-bit numbers of R rows of 8 boolean outcomes (the 8th ignored)."""
+    word = outcomes.view(np.uint64).reshape(-1)
+    return np.right_shift(word * _GATHER, _SHIFT).view(np.int64)
 
 
 def _comparable(x, split_dtype) -> np.ndarray:
