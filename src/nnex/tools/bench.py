@@ -7,7 +7,8 @@
 How it measures, and why:
 
 - Every engine gets its session built (timed), then two untimed warm-up runs (JAX compiles a node at
-  its second call; onnx.reference gets one), the first run's outputs compared with onnxruntime's. The timed runs are interleaved: round after round, each engine runs
+  its second call; onnx.reference gets one), the first run's outputs compared with onnxruntime's,
+  and one more untimed run whose time sets the number of timed runs. The timed runs are interleaved: round after round, each engine runs
   a block of runs (one run, or as many as fill ``block_s`` for a fast model; a slower engine is spread
   evenly over the rounds when it gets fewer runs), so drift in the machine's load touches every
   engine alike and the ratios stay meaningful on a busy machine.
@@ -462,13 +463,16 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
             with _wall_clock_cap(cap):
                 t0 = time.perf_counter()
                 outputs[name] = eng.run(feeds)
-                first_run[name] = time.perf_counter() - t0
+                first_run[name] = first_ms = (time.perf_counter() - t0) * 1e3
+                first_run[name] /= 1e3
                 if name != REFERENCE:
                     # a second untimed run: JAX compiles a node at its second call, and
-                    # torch.compile may recompile once its guards have seen a run
-                    t0 = time.perf_counter()
-                    eng.run(feeds)
-                    first_run[name] = min(first_run[name], time.perf_counter() - t0)
+                    # torch.compile may recompile once its guards have seen a run; a third
+                    # (untimed too) then tells what a run costs, for the number of timed runs
+                    for _ in range(2):
+                        t0 = time.perf_counter()
+                        eng.run(feeds)
+                        first_run[name] = time.perf_counter() - t0
         except _TimeCap:
             rec.update(status="skipped", note=f"one run takes more than {cap:g} s")
             say(f"  {name:<14} skipped: {rec['note']}")
@@ -477,9 +481,9 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
             rec.update(status="failed", note=f"run failed: {_one_line(e)}")
             say(f"  {name:<14} failed: {rec['note']}")
             continue
-        rec["first_run_ms"] = first_run[name] * 1e3
+        rec["first_run_ms"] = first_ms
         engines[name] = eng
-        say(f"  {name:<14} built in {eng.build_s:.2f} s, first run {first_run[name] * 1e3:.1f} ms")
+        say(f"  {name:<14} built in {eng.build_s:.2f} s, first run {first_ms:.1f} ms")
 
     # correctness: every engine against onnxruntime's outputs of the same feeds
     if ORT in outputs:
