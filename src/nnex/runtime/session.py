@@ -12,6 +12,7 @@ import onnx
 import onnx.numpy_helper
 
 from ..backends import get_backend
+from ..backends.base import ArrayBackend
 from ..ir.io import load
 from ..ir.model import Model
 from ..ir.tensor import np_dtype_of
@@ -166,6 +167,8 @@ class InferenceSession:
         t0 = time.perf_counter()
         self._options = sess_options or SessionOptions()
         self._backend = get_backend(providers)
+        # a backend with no run context of its own (NumPy's) is not asked for one at each run
+        self._plain_run = type(self._backend).run_context is ArrayBackend.run_context
         if self._options.enable_cpu_mem_arena and self._backend.device == "cpu":
             from .memory_arena import keep_freed_memory
 
@@ -246,6 +249,8 @@ class InferenceSession:
 
     def run(self, output_names, input_feed: dict, run_options=None) -> list:
         """Outputs (all when ``output_names`` is None), as NumPy arrays, in the order asked."""
+        if self._plain_run:
+            return self._run(output_names, input_feed)
         with self._backend.run_context():
             return self._run(output_names, input_feed)
 
