@@ -20,6 +20,7 @@ import numpy as np
 
 from ._conv_layout import (channels_last_view, contiguous_strides, derived_weights, empty_channels_last,
                            phase_buffer, phase_plan, tap_groups, view_of)
+from ._conv_parallel import clamp, parts_for, run_blocks
 
 
 class _Group(NamedTuple):
@@ -60,8 +61,15 @@ def _depthwise_plan(in_shape, kernel, pads, strides, dilations, out_shape) -> _D
     return _DepthwisePlan(phases, tuple(groups), f"{k}{n}{o}{r},{k}{r}->{n}{o}{r}")
 
 
-def conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group):
-    """Grouped convolution with one input channel per group (``group == C``)."""
+def conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group, activation=None):
+    """Grouped convolution with one input channel per group (``group == C``).
+
+    ``activation`` (``None`` or ``(lo, hi)``, see ``clamp``) clamps the result block by
+    block, while the block is in cache (a Conv followed by Clip or Relu, see ``conv_nd``).
+    With threads enabled (_conv_parallel), a large output is split into blocks of rows
+    computed side by side, each from its own padded copy of the input rows it reads: a
+    block is the same convolution of a slice of the input, with its own padding.
+    """
     N, C = x.shape[:2]
     M = w.shape[0]
     if M != C:
@@ -70,23 +78,51 @@ def conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group):
     y = empty_channels_last((N, M) + tuple(out_shape), x.dtype)
     if N == 0 or math.prod(out_shape) == 0:
         return y
-    plan = _depthwise_plan(x.shape, tuple(kernel), tuple(pads), tuple(strides), tuple(dilations),
-                           tuple(out_shape))
-    buf = phase_buffer(x, plan.phases)
+    kernel, pads, strides, dilations = tuple(kernel), tuple(pads), tuple(strides), tuple(dilations)
+    nsp = len(out_shape)
     o_last = out_shape[-1]
     rows = channels_last_view(y).reshape((N,) + tuple(out_shape[:-1]) + (o_last * M,))
-    wrows = derived_weights(w, ("depthwise", tuple(kernel), tuple(strides), tuple(dilations), o_last),
-                            lambda w: _weight_rows(w.reshape((M,) + tuple(kernel)), plan.groups, o_last))
+    plan = _depthwise_plan(x.shape, kernel, pads, strides, dilations, tuple(out_shape))
+    wrows = derived_weights(w, ("depthwise", kernel, strides, dilations, o_last),
+                            lambda w: _weight_rows(w.reshape((M,) + kernel), plan.groups, o_last))
+    brow = None if b is None else derived_weights(b, ("depthwise-bias", o_last), lambda b: np.tile(b, o_last))
+    parts = 1 if nsp == 1 or min(pads) < 0 else parts_for(y.size * math.prod(kernel) // N, out_shape[0])
+    if parts == 1:
+        _depthwise_block(x, plan, wrows, brow, activation, rows)
+        return y
+    bounds = [out_shape[0] * i // parts for i in range(parts + 1)]
+    blocks = []
+    for n in range(N):
+        for r0, r1 in zip(bounds[:-1], bounds[1:]):
+            # the input rows this block reads, and the padding rows around them
+            first = r0 * strides[0] - pads[0]
+            stop = (r1 - 1) * strides[0] + (kernel[0] - 1) * dilations[0] + 1 - pads[0]
+            i0, i1 = max(0, first), min(x.shape[2], stop)
+            if i1 <= i0:  # only padding: the whole image in one block
+                _depthwise_block(x, plan, wrows, brow, activation, rows)
+                return y
+            xb = x[n:n + 1, :, i0:i1]
+            bpads = (i0 - first,) + pads[1:nsp] + (stop - i1,) + pads[nsp + 1:]
+            bplan = _depthwise_plan(xb.shape, kernel, bpads, strides, dilations,
+                                    (r1 - r0,) + tuple(out_shape[1:]))
+            blocks.append((xb, bplan, wrows, brow, activation, rows[n:n + 1, r0:r1]))
+    run_blocks(_depthwise_block, blocks)
+    return y
+
+
+def _depthwise_block(x, plan, wrows, brow, activation, out) -> None:
+    """The depthwise convolution ``plan`` of ``x`` into ``out`` (its output rows, channels-last)."""
+    buf = phase_buffer(x, plan.phases)
     for i, (g, wrow) in enumerate(zip(plan.groups, wrows)):
         view = view_of(buf, g.offset, g.shape, g.strides)
         if i == 0:
-            np.einsum(plan.spec, view, wrow, out=rows)
+            np.einsum(plan.spec, view, wrow, out=out)
         else:
-            rows += np.einsum(plan.spec, view, wrow)
-    if b is not None:
-        yc = channels_last_view(y)
-        yc += b
-    return y
+            out += np.einsum(plan.spec, view, wrow)
+    if brow is not None:
+        out += brow
+    if activation is not None:
+        clamp(out, activation)
 
 
 def _weight_rows(wk: np.ndarray, groups, o_last: int) -> tuple:

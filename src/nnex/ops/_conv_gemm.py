@@ -22,14 +22,18 @@ import numpy as np
 
 from ._conv_layout import (channels_last_view, contiguous_strides, derived_weights, empty_channels_last,
                            is_channels_last, phase_buffer, phase_plan, tap_groups, view_of)
+from ._conv_parallel import bias_and_clamp, clamp
 
 # bytes of one block of columns: large enough for an efficient product, small
 # enough to stay in the cache between the copy and the product
 _BLOCK_BYTES = 3 << 20
 
 
-def conv_pointwise(x, w, b, strides, group):
-    """1x1 convolution without padding. ``x`` (N, C, *spatial), any memory order."""
+def conv_pointwise(x, w, b, strides, group, activation=None):
+    """1x1 convolution without padding. ``x`` (N, C, *spatial), any memory order.
+
+    The bias (and ``activation``, see _conv_parallel.clamp) follow the product block by
+    block, on several threads when the output is large."""
     N, C = x.shape[:2]
     M = w.shape[0]
     picks = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)
@@ -41,8 +45,7 @@ def conv_pointwise(x, w, b, strides, group):
         y = empty_channels_last((N, M) + out_shape, x.dtype)
         yt = channels_last_view(y).reshape(-1, M)
         np.matmul(xt, w.reshape(M, C).T, out=yt)
-        if b is not None:
-            yt += b
+        bias_and_clamp(yt, None if b is None else b.reshape(1, M), activation)
         return y
     L = math.prod(out_shape)
     y = np.empty((N, M) + out_shape, dtype=x.dtype)
@@ -51,9 +54,14 @@ def conv_pointwise(x, w, b, strides, group):
     else:
         xs = sub.reshape(N, group, C // group, L)
         np.matmul(w.reshape(group, M // group, C // group), xs, out=y.reshape(N, group, M // group, L))
-    if b is not None:
-        flat = y.reshape(N, M, L)
-        flat += b.reshape(M, 1)
+    if N == 1:
+        bias_and_clamp(y.reshape(M, L), None if b is None else b.reshape(M, 1), activation)
+    else:
+        if b is not None:
+            flat = y.reshape(N, M, L)
+            flat += b.reshape(M, 1)
+        if activation is not None:
+            clamp(y, activation)
     return y
 
 

@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ._conv_depthwise import conv_depthwise
 from ._conv_gemm import conv_im2col, conv_pointwise, conv_tap_products, use_tap_products
+from ._conv_parallel import clamp
 from .registry import op
 
 # ---------------------------------------------------------------------------
@@ -193,12 +194,21 @@ def _conv_geometry(in_shape, w_shape, auto_pad, dilations, group, kernel_shape, 
 
 
 def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-            strides=None):
+            strides=None, activation=None):
     """N-D grouped convolution (the Conv op), result in ``x``'s dtype.
 
     The result may be stored channels-last (see _conv_layout): depthwise convolutions
-    produce it, pointwise ones keep the layout they are given.
+    produce it, pointwise ones keep the layout they are given.  ``activation`` =
+    ``(lo, hi)`` (either None: no bound) clamps the result, a Clip or Relu that reads
+    only this Conv fused into it (``fused_activation``).
     """
+    attrs = (_auto_pad_name(auto_pad), _key(dilations), int(group), _key(kernel_shape), _key(pads),
+             _key(strides))
+    return _conv(x, w, b, attrs, activation)
+
+
+def _conv(x, w, b, attrs, activation):
+    """``conv_nd`` with its attributes in ``_conv_geometry``'s (hashable) form."""
     out_dtype = x.dtype
     cdt = _compute_dtype(out_dtype)
     if x.dtype != cdt:
@@ -210,26 +220,50 @@ def conv_nd(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_
             raise ValueError(f"Conv: bias of shape {tuple(b.shape)} for {w.shape[0]} output channels")
         if b.dtype != cdt:
             b = b.astype(cdt)
-    group = int(group)
+    auto_pad, dilations, group, kernel_shape, pads, strides = attrs
     kind, pads, kernel, strides, dilations, out_shape = _conv_geometry(
-        x.shape, w.shape, _auto_pad_name(auto_pad), _key(dilations), group, _key(kernel_shape), _key(pads),
-        _key(strides))
+        x.shape, w.shape, auto_pad, dilations, group, kernel_shape, pads, strides)
     if kind == "depthwise":
-        y = conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group)
+        y = conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group, activation)
     elif kind == "pointwise":
-        y = conv_pointwise(x, w, b, strides, group)
-    elif kind == "taps":
-        y = conv_tap_products(x, w, b, pads, kernel, dilations, out_shape)
+        y = conv_pointwise(x, w, b, strides, group, activation)
     else:
-        y = conv_im2col(x, w, b, pads, kernel, strides, dilations, out_shape, group)
+        if kind == "taps":
+            y = conv_tap_products(x, w, b, pads, kernel, dilations, out_shape)
+        else:
+            y = conv_im2col(x, w, b, pads, kernel, strides, dilations, out_shape, group)
+        if activation is not None:
+            clamp(y, activation)
     return y if y.dtype == out_dtype else y.astype(out_dtype)
 
 
 @op("Conv", since=1)
 def conv(xp, X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None, pads=None,
-         strides=None):
+         strides=None, _activation=None):
+    # ``_activation`` is no ONNX attribute: the planner sets it on a Conv it fuses with
+    # the Clip / Relu after it (see _conv_activation.fused_activation)
     return conv_nd(X, W, B, auto_pad=auto_pad, dilations=dilations, group=group,
-                   kernel_shape=kernel_shape, pads=pads, strides=strides)
+                   kernel_shape=kernel_shape, pads=pads, strides=strides, activation=_activation)
+
+
+def _prepare_conv(attrs: dict):
+    """The node's call, its attributes converted once (the planner's ``nnex_prepare``):
+    a small network's Conv spends about as long converting them as convolving."""
+    names = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides", "_activation")
+    if not set(attrs) <= set(names):
+        raise TypeError(f"Conv: unexpected attributes {sorted(set(attrs) - set(names))}")
+    key = (_auto_pad_name(attrs.get("auto_pad", "NOTSET")), _key(attrs.get("dilations")),
+           int(attrs.get("group", 1)), _key(attrs.get("kernel_shape")), _key(attrs.get("pads")),
+           _key(attrs.get("strides")))
+    activation = attrs.get("_activation")
+
+    def conv_node(xp, X, W, B=None):
+        return _conv(X, W, B, key, activation)
+
+    return conv_node
+
+
+conv.nnex_prepare = _prepare_conv
 
 
 # ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..ir.graph import Graph
 from ..ir.node import Attribute
 from ..ir.tensor import Tensor, np_dtype_of
 from ..ir.value import Value
+from ..ops._conv_activation import FUSING_BACKENDS, fused_activation
 from ..ops.registry import lookup
 from .errors import NnexError, UnsupportedOpError
 from .functions import PlanNode, find_function, inline
@@ -190,6 +191,12 @@ class Planner:
                     depth[id(b)] = d
                 pending.extend(reversed(body))
                 continue
+            fused = None
+            if pn.op_type == "Conv" and pending and self.backend.name in FUSING_BACKENDS:
+                fused = fused_activation(pn, pending[-1], graph.outputs)
+                if fused is not None:
+                    # the Clip / Relu right after runs inside the Conv's kernel: it writes that node's output
+                    pn.outputs = pending.pop().outputs
             ins = [slot_of(v) for v in pn.inputs]
             while ins and ins[-1] == NONE_SLOT:
                 ins.pop()
@@ -223,6 +230,8 @@ class Planner:
                 has_sub = has_sub or isinstance(val, SubgraphCall) or (
                     isinstance(val, list) and val and isinstance(val[0], SubgraphCall))
                 attrs[k] = val
+            if fused is not None:
+                attrs["_activation"] = fused
             if "_n_outputs" in kernel.runtime_params:
                 attrs["_n_outputs"] = len(pn.outputs)
             if "_opset" in kernel.runtime_params:
