@@ -55,3 +55,24 @@ def test_bernoulli_statistics(opset):
     # 20000 draws: the standard error is at most 0.0036, so 0.02 is over 5 sigma
     np.testing.assert_allclose(means, [0.0, 0.1, 0.5, 0.9], atol=0.02)
     assert means[0] == 0.0
+
+
+def test_squeezenet_logits_match_onnxruntime():
+    """The light squeezenet of the suite, up to its Softmax: its logits (all near 9.48e9, equal
+    but for rounding) against onnxruntime's, on the suite's own input."""
+    import os
+
+    import onnxruntime
+    from onnx.backend.test.runner import Runner
+
+    path = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "light", "light_squeezenet.onnx")
+    model = onnx.load(path)
+    inits = {i.name for i in model.graph.initializer}
+    x = next(i for i in model.graph.input if i.name not in inits)
+    feed = {x.name: Runner.generate_dummy_data(x, seed=0, name="squeezenet", random=False)}
+    softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
+    model.graph.output.append(helper.make_tensor_value_info(softmax.input[0], onnx.TensorProto.FLOAT, None))
+    data = model.SerializeToString()
+    want = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, feed)[1]
+    got = nnex.InferenceSession(data).run(None, feed)[1]
+    np.testing.assert_allclose(got, want, rtol=1e-5)

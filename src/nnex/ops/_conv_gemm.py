@@ -22,7 +22,7 @@ import numpy as np
 
 from ._conv_layout import (channels_last_view, contiguous_strides, derived_weights, empty_channels_last,
                            is_channels_last, phase_buffer, phase_plan, tap_groups, view_of)
-from ._conv_parallel import bias_and_clamp, clamp
+from ._conv_parallel import bias_and_clamp, clamp, matmul
 
 # bytes of one block of columns: large enough for an efficient product, small
 # enough to stay in the cache between the copy and the product
@@ -44,13 +44,13 @@ def conv_pointwise(x, w, b, strides, group, activation=None):
         xt = xt.reshape(-1, C)  # a view unless strided
         y = empty_channels_last((N, M) + out_shape, x.dtype)
         yt = channels_last_view(y).reshape(-1, M)
-        np.matmul(xt, w.reshape(M, C).T, out=yt)
+        matmul(xt, w.reshape(M, C).T, yt)
         bias_and_clamp(yt, None if b is None else b.reshape(1, M), activation)
         return y
     L = math.prod(out_shape)
     y = np.empty((N, M) + out_shape, dtype=x.dtype)
     if group == 1:
-        np.matmul(w.reshape(M, C), sub.reshape(N, C, L), out=y.reshape(N, M, L))
+        matmul(w.reshape(M, C), sub.reshape(N, C, L), y.reshape(N, M, L))
     else:
         xs = sub.reshape(N, group, C // group, L)
         np.matmul(w.reshape(group, M // group, C // group), xs, out=y.reshape(N, group, M // group, L))
@@ -151,12 +151,12 @@ def conv_im2col(x, w, b, pads, kernel, strides, dilations, out_shape, group):
             cmat = cols.reshape(group, Cg * K, lc)
             if nb == 1 and not wide:
                 out = yg[n0, :, :, r0 * plan.row:(r0 + rows) * plan.row]
-                np.matmul(wg, cmat, out=out)
+                matmul(wg, cmat, out)
                 if bias is not None:
                     out += bias
                 continue
             prod = prods[:M * lc].reshape(group, Mg, lc)
-            np.matmul(wg, cmat, out=prod)
+            matmul(wg, cmat, prod)
             if wide:
                 src = prod.reshape(M, nb, rows, wide)[..., :out_shape[-1]].transpose(1, 0, 2, 3)
                 dst = y[n0:n0 + nb, :, r0:r0 + rows]
@@ -215,7 +215,7 @@ def conv_tap_products(x, w, b, pads, kernel, dilations, out_shape):
                 start = (r0 + kh * dh) * Wp
                 stop = min(Hp * Wp, start + width + span)
                 prod = store[:KW * M * (stop - start)].reshape(KW * M, stop - start)
-                np.matmul(wrows[kh], flat[:, start:stop], out=prod)
+                matmul(wrows[kh], flat[:, start:stop], prod)
                 for kw in range(KW):
                     part = prod[kw * M:(kw + 1) * M, kw * dw: kw * dw + width]
                     part = _rows_of(part, M, r1 - r0, Wp, Wo)

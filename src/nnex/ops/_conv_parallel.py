@@ -8,7 +8,8 @@ independent and each is hundreds of microseconds of work, while handing one to a
 thread costs about 20.
 
 ``NNEX_CONV_THREADS`` (read once, at the first large convolution) sets the number of
-threads; by default 1: everything on the caller's thread (see ``_default_threads``).
+threads; by default the cores the process may use (at most 8); 1 keeps everything on the
+caller's thread.
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ _threads: int | None = None  # the thread count, read from the environment once
 
 
 def _default_threads() -> int:
-    # Off by default: measured on two cores (MobileNetV2), the blocks ran 1.5-1.8 times
-    # faster on two threads alone, but not the whole network, whose matrix products leave
-    # OpenBLAS's threads spinning on the core the second block needs.
-    return 1
+    # the cores this process may run on: the convolutions' products, depthwise sums and
+    # bias/clamp passes are split over them, with BLAS kept on one thread during the run
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
 
 
 def thread_count() -> int:
@@ -86,6 +90,24 @@ def run_blocks(fn, blocks) -> None:
     finally:
         for f in futures:
             f.result()
+
+
+def matmul(a, b, out) -> None:
+    """``np.matmul(a, b, out=out)``, its rows (``a``'s second-to-last axis) in blocks over the
+    threads when the product is large. The session runs BLAS on one thread meanwhile
+    (runtime/blas_threads.py): OpenBLAS's own workers spin for ~0.1 s after each call and
+    would take the cores these blocks run on."""
+    m = a.shape[-2]
+    parts = parts_for(m * a.shape[-1] * b.shape[-1], m)
+    if parts == 1:
+        np.matmul(a, b, out=out)
+        return
+    bounds = [m * i // parts for i in range(parts + 1)]
+
+    def block(r0, r1):
+        np.matmul(a[..., r0:r1, :], b, out=out[..., r0:r1, :])
+
+    run_blocks(block, [(bounds[i], bounds[i + 1]) for i in range(parts)])
 
 
 def bias_and_clamp(y2d, bias, activation) -> None:

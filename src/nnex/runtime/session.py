@@ -211,6 +211,10 @@ class InferenceSession:
         self._output_args = [NodeArg(v.name, v.type) for v in g.outputs]
         self._output_index = {v.name: i for i, v in enumerate(g.outputs)}
         self._thread_limit = _thread_limiter(self._options.intra_op_num_threads)
+        if self._thread_limit is None and self._backend.name == "numpy" and _splits_convolutions(self._plan):
+            from .blas_threads import single_thread_blas
+
+            self._thread_limit = single_thread_blas()
 
     @staticmethod
     def _inferred_types(model: Model) -> dict:
@@ -302,6 +306,15 @@ class InferenceSession:
         if isinstance(x, dict):
             return x
         return self._backend.to_numpy(x)
+
+
+def _splits_convolutions(plan) -> bool:
+    """Whether the NumPy backend spreads this plan's convolutions over its own threads."""
+    if not any(label[1] == "Conv" for label in plan.labels):
+        return False
+    from ..ops._conv_parallel import thread_count
+
+    return thread_count() > 1
 
 
 def _thread_limiter(n: int):

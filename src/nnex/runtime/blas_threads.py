@@ -1,0 +1,64 @@
+"""BLAS on one thread for the length of a run, where nnex spreads the work itself.
+
+The NumPy backend splits a large convolution's matrix products, depthwise sums and
+bias/clamp passes over its own threads (ops/_conv_parallel.py). OpenBLAS's worker threads
+busy-wait about 0.1 s after each call before they sleep (measured here), so a product
+handed to OpenBLAS's threads leaves them spinning on the cores nnex's next blocks need:
+MobileNetV2 ran 4.7x slower than onnxruntime that way on 2 cores, 1.8x with BLAS on one
+thread and the blocks on nnex's. The previous thread count is restored after the run, so
+the caller's own NumPy work keeps its BLAS threads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class _SingleThreadBlas:
+    """Entered by every run that wants it; the first one in sets one thread, the last one out
+    restores the count (runs of several sessions or threads may overlap)."""
+
+    def __init__(self, libs):
+        self.libs = libs
+        self.lock = threading.Lock()
+        self.active = 0
+        self.saved = None
+
+    def __enter__(self):
+        with self.lock:
+            if self.active == 0:
+                self.saved = [lib.get_num_threads() for lib in self.libs]
+                for lib in self.libs:
+                    lib.set_num_threads(1)
+            self.active += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                for lib, n in zip(self.libs, self.saved):
+                    lib.set_num_threads(n)
+        return False
+
+
+_scope: _SingleThreadBlas | None = None
+_scope_lock = threading.Lock()
+
+
+def single_thread_blas():
+    """A factory of contexts that run BLAS on one thread, or None when that cannot be
+    done here (threadpoolctl not installed, no BLAS library found, or it already has one)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    global _scope
+    with _scope_lock:
+        if _scope is None:
+            libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+            _scope = _SingleThreadBlas(libs) if libs else False
+    if not _scope or all(n <= 1 for n in (lib.get_num_threads() for lib in _scope.libs)) and not _scope.active:
+        return None
+    scope = _scope
+    return lambda: scope
