@@ -30,7 +30,13 @@ _threads: int | None = None  # the thread count, read from the environment once
 
 def _default_threads() -> int:
     # the cores this process may run on: the convolutions' products, depthwise sums and
-    # bias/clamp passes are split over them, with BLAS kept on one thread during the run
+    # bias/clamp passes are split over them, with BLAS kept on one thread during the run;
+    # that takes threadpoolctl (the perf extra): without it, OpenBLAS's spinning workers
+    # would compete with the blocks, and one thread does better
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return 1
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
