@@ -1,29 +1,194 @@
-"""LSTM in NumPy: the gates of all steps' inputs in one GEMM, then one GEMM per step for the
-recurrence, the gate activations written in place (see numpy_kernels.py for the conventions:
-``out`` is unused, ``NotImplemented`` hands the case to the op library's kernel)."""
+"""LSTM in NumPy (see numpy_kernels.py for the conventions: ``out`` is unused, ``NotImplemented``
+hands the case to the op library's kernel).
+
+At batch 1 an LSTM step is a [1, H] x [H, 4H] product and a handful of gate functions on a few
+hundred numbers: the product streams the recurrent weights from cache, the rest is NumPy calls.
+
+- the input projection of every step and direction is one GEMM, up front, bias included (a
+  3-D matmul would be T separate [N, I] products, each streaming W again);
+- the sigmoid gates come from the same ``tanh`` call as the candidate, through
+  sigmoid(z) = (tanh(z / 2) + 1) / 2: the rows of W, R and B feeding the i, o, f gates are
+  halved once (exact in binary floating point), so one ``tanh`` covers all four gates and a
+  step is ten NumPy calls, on preallocated buffers;
+- the weights are transposed, scaled and made contiguous once per node (remembered for the
+  read-only constant arrays while they live), not on every run;
+- the two directions of a bidirectional node run side by side, the second on a worker
+  thread (BLAS and the larger ufunc loops release the GIL; a single-row GEMV gains little
+  from BLAS's own threads), unless one CPU or one BLAS thread is all there is to use.
+
+Measured on lstm_tagger (2-layer BiLSTM(256), sequence 64, batch 1), CPU time of one thread:
+the op's former NumPy kernel 15 ms, this one 11 ms, onnxruntime 7.7 ms; a step is a ~20 us
+GEMV (the weights stream from L3) and ~10 us of gate calls.
+"""
 
 from __future__ import annotations
+
+import os
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_LSTM_DEFAULT = ("Sigmoid", "Tanh", "Tanh")
+
+# (id W, id R, id B) -> (weak references to W, R, B; prepared weights)
+_PREPARED: dict = {}
 
 
 def _float(x) -> bool:
     return type(x) is np.ndarray and x.dtype in _FLOATS
 
-_LSTM_DEFAULT = ("Sigmoid", "Tanh", "Tanh")
+
+# ------------------------------------------------------------------ two directions, two threads
+# Worth it from this many recurrent weights per direction: the hand-off costs tens of
+# microseconds per node, and small steps are all Python, which holds the GIL.
+_PARALLEL_MIN_WEIGHTS = 1 << 16
+_WORKER: list = []
+_WORKER_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):
+    # a forked child has no worker thread, though the executor would believe it has one
+    os.register_at_fork(after_in_child=_WORKER.clear)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+_BLAS: list = []  # [NumPy's BLAS controller (threadpoolctl), or None]
+
+
+def _blas_threads() -> int | None:
+    """The thread count NumPy's BLAS is set to now, which a session's intra_op_num_threads
+    sets (through threadpoolctl) and OPENBLAS_NUM_THREADS starts at; None when threadpoolctl,
+    an optional dependency, is missing."""
+    if not _BLAS:
+        controller = None
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            found = ThreadpoolController().select(user_api="blas").lib_controllers
+            controller = next((c for c in found if "numpy" in c.filepath), found[0] if found else None)
+        except Exception:  # noqa: BLE001 - missing, or a BLAS it cannot read: no limit known
+            controller = None
+        _BLAS.append(controller)
+    return None if _BLAS[0] is None else _BLAS[0].get_num_threads()
+
+
+def _parallel_directions(weights_per_direction: int, steps: int) -> bool:
+    """Whether two directions of this size are worth running on two threads here: not when
+    one CPU is all there is, or one BLAS thread is what was asked for."""
+    if weights_per_direction < _PARALLEL_MIN_WEIGHTS or steps < 2 or _cpus() < 2:
+        return False
+    blas = _blas_threads()
+    return blas is None or blas > 1
+
+
+def _run_both(first, second):
+    """``(first(), second())``, ``second`` on the worker thread while ``first`` runs here."""
+    if not _WORKER:
+        with _WORKER_LOCK:
+            if not _WORKER:
+                _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="nnex-recurrent"))
+    other = _WORKER[0].submit(second)
+    try:
+        mine = first()
+    finally:
+        theirs = other.result()
+    return mine, theirs
+
+
+# ------------------------------------------------------------------ the kernel
+def _prepare(W, R, B, H: int):
+    """(W^T, R, bias) of every direction, contiguous, the sigmoid gates halved.
+
+    Shapes [I, D * 4H] (the directions side by side: one GEMM projects the input for all),
+    [D, 4H, H], [D, 1, 4H]; gate order i, o, f, c as in ONNX. R keeps its
+    rows: at batch 1 a step is ``R @ h``, dot products along R's contiguous rows, a little
+    faster than ``h @ R^T``.
+    """
+    dt = W.dtype
+    scale = np.full(4 * H, 0.5, dtype=dt)
+    scale[3 * H:] = 1
+    D, _, I = W.shape
+    wt = np.ascontiguousarray((W * scale[:, None]).transpose(2, 0, 1).reshape(I, D * 4 * H))
+    r = np.ascontiguousarray(R * scale[:, None])
+    if B is None:
+        bias = np.zeros((D, 1, 4 * H), dtype=dt)
+    else:
+        bias = ((B[:, :4 * H] + B[:, 4 * H:]) * scale)[:, None, :]
+    return wt, r, bias
+
+
+def _prepared(W, R, B, H: int):
+    """``_prepare``'s result, computed once for constant (read-only) weights.
+
+    The runtime passes a node's initializers as the same read-only arrays on every run. An
+    entry goes when one of its arrays does (before its identity can be another object's), so
+    nothing outlives the session. Writeable weights (computed, or fed) are prepared per call.
+    """
+    if W.flags.writeable or R.flags.writeable or (B is not None and B.flags.writeable):
+        return _prepare(W, R, B, H)
+    key = (id(W), id(R), id(B))
+    entry = _PREPARED.get(key)
+    if entry is not None and entry[0]() is W and entry[1]() is R and (B is None or entry[2]() is B):
+        return entry[3]
+    prepared = _prepare(W, R, B, H)
+
+    def forget(_ref, key=key):  # may run in any thread, in a garbage collection: no lock
+        _PREPARED.pop(key, None)
+
+    refs = tuple(None if a is None else weakref.ref(a, forget) for a in (W, R, B))
+    _PREPARED[key] = (*refs, prepared)
+    return prepared
+
+
+def _recur(xw, r, h, c, Y) -> None:
+    """One direction's recurrence: ``xw`` [T, N, 4H] its steps' input gates in the order it
+    takes them, ``r`` [4H, H], ``h`` the initial state, ``c`` the cell state (updated in
+    place); ``Y[s]`` receives the hidden state after step ``s``."""
+    N, H = c.shape
+    gates = np.empty((N, 4 * H), dtype=c.dtype)
+    rt = r.T
+    sig, cand = gates[:, :3 * H], gates[:, 3 * H:]
+    i_g, o_g, f_g = sig[:, :H], sig[:, H:2 * H], sig[:, 2 * H:]
+    matmul, dot, tanh, multiply, add = np.matmul, np.dot, np.tanh, np.multiply, np.add
+    with np.errstate(all="ignore"):
+        for s in range(xw.shape[0]):
+            if N == 1:
+                dot(r, h[0], out=gates[0])
+            else:
+                matmul(h, rt, out=gates)
+            add(gates, xw[s], out=gates)
+            tanh(gates, out=gates)  # i, o, f hold z / 2 here
+            multiply(sig, 0.5, out=sig)
+            add(sig, 0.5, out=sig)
+            multiply(c, f_g, out=c)
+            multiply(i_g, cand, out=i_g)
+            add(c, i_g, out=c)
+            h = Y[s]
+            tanh(c, out=h)
+            multiply(h, o_g, out=h)
+
+
+def _run_directions(xw, r, h, c, Y) -> None:
+    dirs = c.shape[0]
+    if dirs == 2 and _parallel_directions(r[0].size, xw.shape[0]):
+        _run_both(lambda: _recur(xw[:, 0], r[0], h[0], c[0], Y[:, 0]),
+                 lambda: _recur(xw[:, 1], r[1], h[1], c[1], Y[:, 1]))
+        return
+    for d in range(dirs):
+        _recur(xw[:, d], r[d], h[d], c[d], Y[:, d])
 
 
 def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, out=None, *,
          activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
          hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
-    """LSTM with the default activations, no clip, no peepholes and full-length sequences.
-
-    Per step: one GEMM into a preallocated gate buffer, then the three sigmoid gates (i, o, f
-    are adjacent columns) and the tanh candidate in place, the new hidden state written
-    straight into Y. The op library's LSTM allocates a dozen arrays per step.
-    """
+    """LSTM with the default activations, no clip, no peepholes and full-length sequences."""
     dirs = 2 if direction == "bidirectional" else 1 if direction in ("forward", "reverse") else 0
     if not dirs or clip is not None or P is not None or input_forget or not _float(X):
         return NotImplemented
@@ -32,49 +197,40 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
         if names != _LSTM_DEFAULT * dirs:
             return NotImplemented
     dt = X.dtype
-    if any(v is not None and (type(v) is not np.ndarray or v.dtype != dt) for v in (W, R, B, initial_h, initial_c)):
+    if any(v is not None and (type(v) is not np.ndarray or v.dtype != dt)
+           for v in (W, R, B, initial_h, initial_c)):
+        return NotImplemented
+    if X.ndim != 3 or W.ndim != 3 or R.ndim != 3 or W.shape[0] != dirs or R.shape[0] != dirs:
         return NotImplemented
     x = X.transpose(1, 0, 2) if layout else X
     T, N = x.shape[0], x.shape[1]
     H = R.shape[-1]
-    if sequence_lens is not None and (np.asarray(sequence_lens) < T).any():
+    h0 = None if initial_h is None else initial_h.transpose(1, 0, 2) if layout else initial_h
+    c0 = None if initial_c is None else initial_c.transpose(1, 0, 2) if layout else initial_c
+    if (W.shape[1:] != (4 * H, x.shape[2]) or R.shape[1] != 4 * H
+            or (B is not None and B.shape != (dirs, 8 * H))
+            or any(s is not None and s.shape != (dirs, N, H) for s in (h0, c0))):
+        return NotImplemented  # the op library's kernel says what is wrong
+    if T == 0 or (sequence_lens is not None and (np.asarray(sequence_lens) < T).any()):
         return NotImplemented
-    h0 = initial_h.transpose(1, 0, 2) if (layout and initial_h is not None) else initial_h
-    c0 = initial_c.transpose(1, 0, 2) if (layout and initial_c is not None) else initial_c
+    wt, r, bias = _prepared(W, R, B, H)
+    # each direction's input gates in the order it takes its steps: a reverse one sees time reversed
+    backward = [direction == "reverse" or d == 1 for d in range(dirs)]
+    xw = np.empty((T, dirs, N, 4 * H), dtype=dt)
+    proj = np.matmul(x.reshape(T * N, x.shape[2]), wt).reshape(T, N, dirs, 4 * H)
+    for d in range(dirs):
+        np.add(proj[::-1, :, d] if backward[d] else proj[:, :, d], bias[d], out=xw[:, d])
+    # Y in step order first: [s, d] is direction d's hidden state after its s-th step
     Y = np.empty((T, dirs, N, H), dtype=dt)
-    h_last = np.zeros((dirs, N, H), dtype=dt)
-    c_last = np.zeros((dirs, N, H), dtype=dt)
-    gates = np.empty((N, 4 * H), dtype=dt)
-    with np.errstate(over="ignore"):
-        for d in range(dirs):
-            xw = np.matmul(x, W[d].T)
-            if B is not None:
-                xw += B[d, :4 * H] + B[d, 4 * H:]
-            rt = R[d].T
-            h = h_last[d] if h0 is None else h0[d]
-            c = c_last[d]
-            if c0 is not None:
-                c[...] = c0[d]
-            sig, cand = gates[:, :3 * H], gates[:, 3 * H:]
-            i_g, o_g, f_g = sig[:, :H], sig[:, H:2 * H], sig[:, 2 * H:]
-            steps = range(T - 1, -1, -1) if (direction == "reverse" or d == 1) else range(T)
-            for t in steps:
-                np.matmul(h, rt, out=gates)
-                gates += xw[t]
-                np.negative(sig, out=sig)
-                np.exp(sig, out=sig)
-                sig += 1
-                np.reciprocal(sig, out=sig)
-                np.tanh(cand, out=cand)
-                c *= f_g
-                i_g *= cand
-                c += i_g
-                h = Y[t, d]
-                np.tanh(c, out=h)
-                h *= o_g
-            h_last[d] = h
+    h = np.zeros((dirs, N, H), dtype=dt) if h0 is None else h0
+    c = np.zeros((dirs, N, H), dtype=dt) if c0 is None else c0.copy()
+    _run_directions(xw, r, h, c, Y)
+    h_last = Y[T - 1].copy()
+    for d in range(dirs):
+        if backward[d]:
+            Y[:, d] = Y[::-1, d].copy()
     if layout:
-        outs = (Y.transpose(2, 0, 1, 3), h_last.transpose(1, 0, 2), c_last.transpose(1, 0, 2))
+        outs = (Y.transpose(2, 0, 1, 3), h_last.transpose(1, 0, 2), c.transpose(1, 0, 2))
     else:
-        outs = (Y, h_last, c_last)
+        outs = (Y, h_last, c)
     return outs if _n_outputs is None else outs[:max(_n_outputs, 1)]
