@@ -1,6 +1,8 @@
-"""The torch backend's adaptation (direct calls, remembered shape arithmetic, run scope) and
-its native kernels, against onnxruntime; every session runs more than once, with other shapes
-where the op allows, so that what a node remembers from a run is checked at the next."""
+"""The torch backend's adaptation (direct calls, remembered shape arithmetic, run scope, small
+values on NumPy) and its native kernels, against onnxruntime; every session runs more than once,
+with other shapes where the op allows, so that what a node remembers from a run is checked at the
+next. Models are checked as they run by default (small feeds computed on NumPy) and with every
+feed a tensor (``small_on_host=0``: the native kernels, whatever the size)."""
 
 from __future__ import annotations
 
@@ -28,17 +30,33 @@ def _vi(name, shape, elem=TP.FLOAT):
     return helper.make_tensor_value_info(name, elem, shape)
 
 
+def _torch_session(model, small_on_host=None):
+    """A session on torch; ``small_on_host=0``: every feed a tensor, so that the native kernels
+    run even on small values (see torch_backend.SMALL_ON_HOST)."""
+    from nnex.backends import torch_backend
+
+    saved = torch_backend.SMALL_ON_HOST
+    if small_on_host is not None:
+        torch_backend.SMALL_ON_HOST = small_on_host
+    try:
+        return nnex.InferenceSession(model, providers=["torch"])
+    finally:
+        torch_backend.SMALL_ON_HOST = saved
+
+
 def _check(model, feeds_per_run, rtol=1e-4, atol=1e-5):
-    """nnex on torch against onnxruntime, one session for every run."""
+    """nnex on torch against onnxruntime, one session for every run: as it comes (small values
+    on NumPy), and with every feed a tensor (the native kernels); the first session is returned."""
     ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    sess = nnex.InferenceSession(model, providers=["torch"])
+    sessions = [_torch_session(model), _torch_session(model, small_on_host=0)]
     for feeds in feeds_per_run:
         expected = ref.run(None, feeds)
-        got = sess.run(None, feeds)
-        for g, e in zip(got, expected):
-            assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, g.shape, e.dtype, e.shape)
-            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
-    return sess
+        for sess in sessions:
+            got = sess.run(None, feeds)
+            for g, e in zip(got, expected):
+                assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, g.shape, e.dtype, e.shape)
+                np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
+    return sessions[0]
 
 
 _rng = np.random.default_rng(0)
@@ -212,14 +230,17 @@ def _relu_recording(monkeypatch):
         return standard(self, xp, x)
 
     monkeypatch.setattr(torch_kernels._Kernels, "relu", relu)
-    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", [3])], [_vi("y", None)])
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [_vi("x", ["N"])], [_vi("y", None)])
     return model, seen
+
+
+_LARGE = 4096  # elements: a feed torch computes with (above torch_backend.SMALL_ON_HOST)
 
 
 def test_a_run_is_one_inference_mode_scope(monkeypatch):
     model, seen = _relu_recording(monkeypatch)
     before = torch.get_num_threads()
-    nnex.InferenceSession(model, providers=["torch"]).run(None, {"x": _f(3)})
+    nnex.InferenceSession(model, providers=["torch"]).run(None, {"x": _f(_LARGE)})
     assert seen == [(True, before)]  # nothing asked: torch's own thread count
     assert not torch.is_inference_mode_enabled()
 
@@ -235,7 +256,7 @@ def test_intra_op_threads_hold_for_the_run_only(monkeypatch, how):
     sess = nnex.InferenceSession(model, opts, providers=["torch"])
     if how == "backend":
         sess._backend.intra_op_threads = 1
-    sess.run(None, {"x": _f(3)})
+    sess.run(None, {"x": _f(_LARGE)})
     assert seen == [(True, 1)]
     assert torch.get_num_threads() == before
 
@@ -337,3 +358,166 @@ def test_a_model_of_host_ops_only_keeps_its_feeds_on_the_host(monkeypatch):
     monkeypatch.setattr(torch, "from_numpy", lambda a: converted.append(a) or from_numpy(a))
     _check(model.SerializeToString(), [{"X": _f(4, 5)}, {"X": _f(3, 5)}])
     assert converted == []  # no round trip through torch
+
+
+# ---------------------------------------------------------------------- small values on NumPy
+
+
+def _conversions(monkeypatch):
+    """The sizes of the NumPy arrays made tensors (torch.from_numpy) from now on."""
+    sizes = []
+    from_numpy = torch.from_numpy
+    monkeypatch.setattr(torch, "from_numpy", lambda a: sizes.append(a.size) or from_numpy(a))
+    return sizes
+
+
+def _small_ops_model():
+    """Small ops of several dtypes on small feeds: float32, int32, float64, float16, bool."""
+    nodes = [
+        helper.make_node("Add", ["x", "c"], ["a"]),
+        helper.make_node("Mul", ["a", "c"], ["m"]),
+        helper.make_node("Relu", ["m"], ["y"]),
+        helper.make_node("Add", ["k", "ki"], ["ks"]),
+        helper.make_node("Cast", ["ks"], ["yk"], to=TP.INT64),
+        helper.make_node("Less", ["x", "c"], ["yb"]),
+        helper.make_node("Where", ["yb", "x", "c"], ["yw"]),
+        helper.make_node("Cast", ["x"], ["xh"], to=TP.FLOAT16),
+        helper.make_node("Add", ["xh", "h"], ["yh"]),
+        helper.make_node("Sigmoid", ["d"], ["yd"]),
+        helper.make_node("ReduceSum", ["y", "axes"], ["ys"], keepdims=0),
+        helper.make_node("Softmax", ["x"], ["ysm"], axis=-1),
+        helper.make_node("Div", ["k", "two"], ["ydiv"]),
+    ]
+    inits = [("c", _f(5)), ("ki", np.arange(5, dtype=np.int32)), ("axes", np.array([1], np.int64)),
+             ("two", np.array(2, np.int32))]
+    inputs = [_vi("x", ["N", 5]), _vi("k", ["N", 5], TP.INT32), _vi("h", ["N", 5], TP.FLOAT16),
+              _vi("d", ["N", 5], TP.DOUBLE)]
+    outs = [_vi("y", None), _vi("yk", None, TP.INT64), _vi("yb", None, TP.BOOL), _vi("yw", None),
+            _vi("yh", None, TP.FLOAT16), _vi("yd", None, TP.DOUBLE), _vi("ys", None), _vi("ysm", None),
+            _vi("ydiv", None, TP.INT32)]
+    return _model(nodes, inputs, outs, inits)
+
+
+def _small_feeds(n):
+    return {"x": _f(n, 5), "k": _rng.integers(-9, 9, (n, 5)).astype(np.int32),
+            "h": _f(n, 5).astype(np.float16), "d": _rng.standard_normal((n, 5))}
+
+
+def test_small_feeds_are_computed_on_numpy_with_their_dtypes(monkeypatch):
+    converted = _conversions(monkeypatch)
+    model = _small_ops_model()
+    _check(model, [_small_feeds(2), _small_feeds(2), _small_feeds(3)], rtol=1e-3, atol=1e-3)
+    converted.clear()
+    sess = _torch_session(model)
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    feeds = _small_feeds(4)
+    for g, e in zip(sess.run(None, feeds), ref.run(None, feeds)):
+        assert type(g) is np.ndarray and g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=1e-3, atol=1e-3)
+    assert converted == []  # nothing went through torch
+
+
+def test_large_feeds_are_computed_on_torch(monkeypatch):
+    model = _small_ops_model()
+    feeds = _small_feeds(_LARGE // 5)
+    _check(model, [feeds, _small_feeds(_LARGE // 5)], rtol=1e-3, atol=1e-3)
+    sess = _torch_session(model)
+    converted = _conversions(monkeypatch)
+    sess.run(None, feeds)
+    # every feed (constants are moved where they meet them)
+    assert converted.count(feeds["x"].size) == len(feeds)
+
+
+def test_small_feeds_meet_large_constants_on_torch(monkeypatch):
+    # a feed times a large weight, an embedding looked up by fed ids: the work is the constant's
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]),
+             helper.make_node("Add", ["h", "b"], ["hb"]),
+             helper.make_node("Relu", ["hb"], ["y"]),
+             helper.make_node("Gather", ["emb", "ids"], ["e"], axis=0),
+             helper.make_node("ReduceMean", ["e"], ["ye"], axes=[1], keepdims=0)]
+    inits = [("w", _f(20, 100)), ("b", _f(100)), ("emb", _f(50, 40))]
+    model = _model(nodes, [_vi("x", ["N", 20]), _vi("ids", ["N", 3], TP.INT64)],
+                   [_vi("y", None), _vi("ye", None)], inits)
+    converted = _conversions(monkeypatch)
+    ids = np.array([[1, 49, 7]], np.int64)
+    sess = _check(model, [{"x": _f(1, 20), "ids": ids}, {"x": _f(1, 20), "ids": ids - 1}])
+    assert {20 * 100, 50 * 40} <= set(converted)  # the constants went to torch
+    converted.clear()
+    sess.run(None, {"x": _f(1, 20), "ids": ids})
+    assert sorted(converted) == [3, 20]  # then the feeds only, each run: the constants were moved once
+
+
+def test_small_and_large_values_meet_on_torch():
+    # a small feed broadcast against a large one, and a small feed expanded into a large value
+    nodes = [helper.make_node("Add", ["big", "row"], ["s"]),
+             helper.make_node("Expand", ["row", "shape"], ["wide"]),
+             helper.make_node("Mul", ["wide", "row"], ["m"]),
+             helper.make_node("Sub", ["s", "m"], ["y"]),
+             helper.make_node("Tanh", ["row"], ["t"]),
+             helper.make_node("Reshape", ["wide", "flat"], ["w1"])]  # a large value at a host-input op
+    inits = [("shape", np.array([16, 256], np.int64)), ("flat", np.array([-1], np.int64))]
+    model = _model(nodes, [_vi("big", [16, 256]), _vi("row", [256])],
+                   [_vi("y", None), _vi("t", None), _vi("w1", None)], inits)
+    _check(model, [{"big": _f(16, 256), "row": _f(256)}, {"big": _f(16, 256), "row": _f(256)}])
+
+
+def test_read_only_small_feeds_are_read_at_every_run():
+    # a read-only view of memory the caller changes between runs: not taken for a constant
+    nodes = [helper.make_node("Add", ["x", "c"], ["y"]), helper.make_node("Shape", ["x"], ["s"])]
+    c = _f(5)
+    model = _model(nodes, [_vi("x", [5])], [_vi("y", None), _vi("s", None, TP.INT64)], [("c", c)])
+    sess = _torch_session(model)
+    base = _f(5)
+    x = base.view()
+    x.flags.writeable = False
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], base + c, rtol=1e-6)
+    base[:] = 3.0
+    y, s = sess.run(None, {"x": x})
+    np.testing.assert_allclose(y, base + c, rtol=1e-6)
+    assert s.tolist() == [5]
+
+
+def test_inference_mode_is_left_out_only_after_a_run_of_small_values(monkeypatch):
+    model, seen = _relu_recording(monkeypatch)
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    for n in (_LARGE, 8, 8, _LARGE, _LARGE, 8):
+        x = _f(n)
+        np.testing.assert_array_equal(sess.run(None, {"x": x})[0], np.maximum(x, 0))
+        assert not torch.is_inference_mode_enabled()
+    # the native kernel runs for the large feeds only; the first large run after a run that
+    # computed nothing on torch is outside inference mode, the next one inside again
+    assert [mode for mode, _ in seen] == [True, False, True]
+
+
+def _native_node_cases():
+    """Node-suite cases for the native kernels (every case of an op that has one), and the first
+    case of every other operator set: run with every feed a tensor, since the suite's own
+    run (test_node_suite.py) computes its small values on NumPy."""
+    from .node_suite import node_cases
+
+    from nnex.backends.torch_backend import TorchBackend
+
+    natives = {op for domain, op in TorchBackend("cpu").natives if domain == ""}
+    seen, chosen = set(), []
+    for name, case in node_cases().items():
+        if "_expanded" in name:
+            continue
+        ops = frozenset(n.op_type for n in case.model.graph.node)
+        if ops & natives or ops not in seen:
+            seen.add(ops)
+            chosen.append(name)
+    return chosen
+
+
+@pytest.mark.parametrize("name", _native_node_cases())
+def test_node_case_on_tensors(name, monkeypatch):
+    from nnex.backends import torch_backend
+
+    from . import exclusions_torch
+    from .node_suite import excluded_reason, node_cases, run_case
+
+    reason = excluded_reason(name, exclusions_torch.EXCLUDED)
+    if reason:
+        pytest.skip(reason)
+    monkeypatch.setattr(torch_backend, "SMALL_ON_HOST", 0)
+    run_case(node_cases()[name], "torch")
