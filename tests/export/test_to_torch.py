@@ -69,8 +69,11 @@ def test_gradients_match_the_original_torch_module():
         np.testing.assert_allclose(ours[name].grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_torch_compile_matches_eager(peer_models):
-    data, inputs = peer_models["super_resolution"]
+@pytest.mark.parametrize("name", ["super_resolution", "mobilenet_v2", "lstm_tagger", "bert"])
+def test_torch_compile_matches_eager(peer_models, name):
+    # Constant nodes and shape arithmetic (MobileNetV2, the LSTM, BERT) are host work: the
+    # module runs its plan outside the traced graph
+    data, inputs = peer_models[name]
     module = nnex.to_torch(data)
     xs = [torch.from_numpy(x) for x in inputs]
     compiled = torch.compile(module)

@@ -81,18 +81,26 @@ def _build_module(torch, model, trainable: bool):
             if len(inputs) != len(self.input_names):
                 raise TypeError(f"forward() takes {len(self.input_names)} inputs {self.input_names}, "
                                 f"got {len(inputs)}")
+            state = dict(self.named_parameters())
+            state.update(self.named_buffers())
+            outs = self._run(inputs, state)
+            return outs[0] if len(outs) == 1 else outs
+
+        # torch.compile(module) runs the plan as it is, outside the traced graph: its host work
+        # (shape arithmetic, Constant nodes, the ai.onnx.ml kernels) is NumPy, which Dynamo
+        # cannot take whole (read-only constants, NumPy views of tensors), and tracing it
+        # measured slower than eager on every benchmark model. Gradients flow either way.
+        @torch.compiler.disable
+        def _run(self, inputs, state):
             device = _device_of(torch, self, inputs)
             backend, plan, slots = self._plan(device)
             env = plan.template.copy()
-            state = dict(self.named_parameters())
-            state.update(self.named_buffers())
             for slot, dotted in slots:
                 env[slot] = state[dotted]
             for slot, x in zip(plan.input_slots, inputs):
                 env[slot] = x if isinstance(x, torch.Tensor) else backend.asarray(np.asarray(x))
             execute(plan, env)
-            outs = tuple(_as_tensor(torch, backend, env[s]) for s in plan.output_slots)
-            return outs[0] if len(outs) == 1 else outs
+            return tuple(_as_tensor(torch, backend, env[s]) for s in plan.output_slots)
 
         def extra_repr(self) -> str:
             g = self._model.graph
