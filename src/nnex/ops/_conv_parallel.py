@@ -8,8 +8,7 @@ independent and each is hundreds of microseconds of work, while handing one to a
 thread costs about 20.
 
 ``NNEX_CONV_THREADS`` (read once, at the first large convolution) sets the number of
-threads; by default the cores the process may use (at most 8); 1 keeps everything on the
-caller's thread.
+threads; by default 1: everything on the caller's thread (see ``_default_threads``).
 """
 
 from __future__ import annotations
@@ -29,19 +28,11 @@ _threads: int | None = None  # the thread count, read from the environment once
 
 
 def _default_threads() -> int:
-    # the cores this process may run on: the convolutions' products, depthwise sums and
-    # bias/clamp passes are split over them, with BLAS kept on one thread during the run;
-    # that takes threadpoolctl (the perf extra): without it, OpenBLAS's spinning workers
-    # would compete with the blocks, and one thread does better
-    try:
-        import threadpoolctl  # noqa: F401
-    except ImportError:
-        return 1
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
+    # One by default. Measured on a quiet 2-core machine (this session's benchmark), nnex's
+    # own threads with BLAS on one thread made ResNet-50 1.3x, super-resolution 1.35x slower
+    # than OpenBLAS's threaded products, and did not speed MobileNetV2 up; they only won on
+    # a machine loaded by other processes, where OpenBLAS's spinning workers lose their cores.
+    return 1
 
 
 def thread_count() -> int:

@@ -1,12 +1,11 @@
 """BLAS on one thread for the length of a run, where nnex spreads the work itself.
 
-The NumPy backend splits a large convolution's matrix products, depthwise sums and
-bias/clamp passes over its own threads (ops/_conv_parallel.py). OpenBLAS's worker threads
-busy-wait about 0.1 s after each call before they sleep (measured here), so a product
-handed to OpenBLAS's threads leaves them spinning on the cores nnex's next blocks need:
-MobileNetV2 ran 4.7x slower than onnxruntime that way on 2 cores, 1.8x with BLAS on one
-thread and the blocks on nnex's. The previous thread count is restored after the run, so
-the caller's own NumPy work keeps its BLAS threads.
+With ``NNEX_CONV_THREADS`` above 1 the NumPy backend splits a large convolution's matrix
+products, depthwise sums and bias/clamp passes over its own threads (ops/_conv_parallel.py).
+OpenBLAS's worker threads busy-wait about 0.1 s after each call before they sleep (measured
+here), so a product handed to them leaves them spinning on the cores nnex's next blocks
+need: BLAS runs on one thread during such a run. The previous thread count is restored
+after the run, so the caller's own NumPy work keeps its BLAS threads.
 """
 
 from __future__ import annotations
