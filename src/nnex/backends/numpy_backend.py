@@ -9,7 +9,7 @@ import numpy as np
 
 from ..ops.registry import lookup
 from .base import ArrayBackend
-from .numpy_kernels import DONORS, FAST
+from .numpy_kernels import DONORS, FAST, fast_kernel, with_fallback
 
 
 class NumpyBackend(ArrayBackend):
@@ -25,18 +25,14 @@ class NumpyBackend(ArrayBackend):
     def kernel_override(self, domain: str, op_type: str, opset: int):
         # the registry's kernels are NumPy kernels: nothing to adapt, nothing to pay per call;
         # only the hot ops get NumPy's own versions (numpy_kernels.py)
-        fast_versions = FAST.get((domain, op_type))
-        if fast_versions is None:
+        if (domain, op_type) not in FAST:
             return None
         kernel = lookup(domain, op_type, opset)
-        fast = None if kernel is None else fast_versions.get(kernel.since)
+        fast = None if kernel is None else fast_kernel(kernel)
         if fast is None:
             return None
         standard = kernel.fn
-
-        def fn(xp, *inputs, **attrs):
-            r = fast(*inputs, **attrs)
-            return standard(xp, *inputs, **attrs) if r is NotImplemented else r
+        fn = with_fallback(fast, standard)
 
         def bind(xp, attrs):
             # the planner's per-node call: no partial, no ``xp`` passed to the fast kernel
@@ -50,7 +46,6 @@ class NumpyBackend(ArrayBackend):
                     return standard(xp, *inputs) if r is NotImplemented else r
             return call
 
-        fn.__name__ = getattr(fast, "__name__", op_type)
         fn.nnex_bind = bind
         # what the planner needs to let the result overwrite a dying input (runtime/inplace.py)
         fn.nnex_inplace = (fast, DONORS.get((domain, op_type), ()), standard)

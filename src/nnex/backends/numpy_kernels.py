@@ -341,6 +341,22 @@ FAST: dict[tuple[str, str], dict[int, object]] = {}
 DONORS: dict[tuple[str, str], tuple[int, ...]] = {}
 
 
+def fast_kernel(kernel):
+    """NumPy's own version of a registered ``kernel`` (``(*inputs, out=None, **attrs)``,
+    NotImplemented for what it does not cover), or None."""
+    return FAST.get((kernel.domain, kernel.op_type), {}).get(kernel.since)
+
+
+def with_fallback(fast, standard):
+    """``(xp, *inputs, **attrs)``: ``fast``, and the standard kernel where it declines."""
+    def numpy_kernel(xp, *inputs, **attrs):
+        r = fast(*inputs, **attrs)
+        return standard(xp, *inputs, **attrs) if r is NotImplemented else r
+
+    numpy_kernel.__name__ = getattr(fast, "__name__", "numpy_kernel")
+    return numpy_kernel
+
+
 def _register(op_type, versions, fn, donors=(0,)):
     FAST.setdefault(("", op_type), {}).update({v: fn for v in versions})
     DONORS[("", op_type)] = donors

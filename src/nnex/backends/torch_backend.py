@@ -39,7 +39,7 @@ import numpy as np
 from .base import ArrayBackend
 from .host_ops import NUMPY_KERNELS
 from .namespace import make_namespace
-from .numpy_kernels import FAST
+from .numpy_kernels import fast_kernel, with_fallback
 
 _HOST_TYPES = (np.ndarray, np.generic)
 
@@ -97,25 +97,11 @@ def _freeze(out):
     return _freeze_one(out)
 
 
-def _fast_kernel(kernel):
-    """NumPy's own version of ``kernel`` (numpy_kernels.FAST: ``(*inputs, **attrs)``, NotImplemented
-    for what it does not cover), or None."""
-    return FAST.get((kernel.domain, kernel.op_type), {}).get(kernel.since)
-
-
 def _numpy_kernel(kernel):
     """``kernel`` as the NumPy backend runs it, ``(xp, *inputs, **attrs)``: NumPy's own version
     where there is one, else the standard kernel."""
-    standard = kernel.fn
-    fast = _fast_kernel(kernel)
-    if fast is None:
-        return standard
-
-    def numpy_kernel(xp, *inputs, **attrs):
-        r = fast(*inputs, **attrs)
-        return standard(xp, *inputs, **attrs) if r is NotImplemented else r
-
-    return numpy_kernel
+    fast = fast_kernel(kernel)
+    return kernel.fn if fast is None else with_fallback(fast, kernel.fn)
 
 
 def _from_feeds(inputs, host_positions=frozenset()) -> bool:
@@ -598,7 +584,7 @@ class TorchBackend(ArrayBackend):
         # a host node that never remembers (its inputs come from the feeds) calls these itself:
         # NumPy's own kernel (NotImplemented for what it does not cover), else the standard one
         standard = kernel.fn
-        numpy_fn = _fast_kernel(kernel) or functools.partial(standard, np_xp)
+        numpy_fn = fast_kernel(kernel) or functools.partial(standard, np_xp)
         dtypes, device_array, to_numpy = self._dtypes, self._device_array, self.to_numpy
         # a node whose host inputs (at the positions that take tensors) include one of more
         # elements than this, some of them from the feeds, moves them to torch (see the module doc)
