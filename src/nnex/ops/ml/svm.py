@@ -22,32 +22,28 @@ from ._common import as_2d, as_float, class_labels, per_node, post_transform_sco
 
 def _kernel(kernel_type: str, params, vectors: np.ndarray):
     """``k(x)``: [N, S] kernel values between samples x [N, F] and the rows of ``vectors`` [S, F],
-    with what does not depend on x computed once per precision.  The RBF kernel of float samples
-    is computed in float32, as onnxruntime does (NumPy's float32 exp is vectorized: several
-    times faster over a thousand support vectors); the others, without an exp, in float64."""
+    with what does not depend on x computed once.  The RBF kernel of float samples is computed
+    in float32, as onnxruntime does (NumPy's float32 exp is vectorized: several times faster
+    over a thousand support vectors); everything else in float64."""
     gamma, coef0, degree = (list(params or []) + [0.0, 0.0, 0.0])[:3]
-    if kernel_type not in ("LINEAR", "POLY", "RBF", "SIGMOID"):
-        raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
-    consts = {}
-
-    def tables(dtype):
-        t = consts.get(dtype)
-        if t is None:
-            vt = np.ascontiguousarray(vectors.T, dtype=dtype)
-            # |x - v|^2 = |x|^2 + |v|^2 - 2 x.v; -2 v scales exactly, so the terms are as written
-            norms = np.sum(vectors * vectors, axis=1).astype(dtype)
-            t = consts[dtype] = (vt, norms, (-2.0 * vt).astype(dtype), dtype.type(-gamma), dtype.type(gamma),
-                                 dtype.type(coef0))
-        return t
-
+    vt = vectors.T
+    if kernel_type == "LINEAR":
+        return lambda x: _f64(x) @ vt
+    if kernel_type == "POLY":
+        return lambda x: np.power(gamma * (_f64(x) @ vt) + coef0, int(degree))
+    if kernel_type == "SIGMOID":
+        return lambda x: np.tanh(gamma * (_f64(x) @ vt) + coef0)
     if kernel_type != "RBF":
-        kernel = _plain_kernel(kernel_type, tables, degree)
-        return lambda x: kernel(x if x.dtype == np.float64 else x.astype(np.float64))
+        raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
+    # |x - v|^2 = |x|^2 + |v|^2 - 2 x.v; -2 v scales exactly, so the terms are as written
+    norms = np.sum(vectors * vectors, axis=1)
+    tables = {np.dtype(t): (norms.astype(t), np.ascontiguousarray(-2.0 * vt, dtype=t), t(-gamma))
+              for t in (np.float32, np.float64)}
 
     def rbf(x):
-        _, norms, vt2, neg_gamma, _, _ = tables(x.dtype)
+        norms_t, vt2, neg_gamma = tables[x.dtype]
         d2 = x @ vt2
-        d2 += norms
+        d2 += norms_t
         d2 += np.add.reduce(x * x, axis=1)[:, None]
         np.maximum(d2, 0.0, out=d2)
         d2 *= neg_gamma
@@ -56,22 +52,8 @@ def _kernel(kernel_type: str, params, vectors: np.ndarray):
     return rbf
 
 
-def _plain_kernel(kernel_type, tables, degree):
-    if kernel_type == "LINEAR":
-        return lambda x: x @ tables(x.dtype)[0]
-    if kernel_type == "POLY":
-        def poly(x):
-            vt, _, _, _, g, c = tables(x.dtype)
-            return np.power(g * (x @ vt) + c, int(degree))
-
-        return poly
-    if kernel_type == "SIGMOID":
-        def sigmoid(x):
-            vt, _, _, _, g, c = tables(x.dtype)
-            return np.tanh(g * (x @ vt) + c)
-
-        return sigmoid
-    raise ValueError(f"unknown SVM kernel_type {kernel_type!r}")
+def _f64(x: np.ndarray) -> np.ndarray:
+    return x if x.dtype == np.float64 else x.astype(np.float64)
 
 
 def _pairs(n: int) -> list[tuple[int, int]]:
