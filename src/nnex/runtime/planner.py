@@ -22,7 +22,7 @@ from ..ops.registry import lookup
 from .errors import NnexError, UnsupportedOpError
 from .functions import PlanNode, find_function, inline
 from .inplace import plan_donations
-from .straight_line import compile_steps, failed_step
+from .straight_line import compile_steps, failed_step, mark_step
 
 A = onnx.AttributeProto
 NONE_SLOT = 0  # always None: a missing optional input
@@ -362,21 +362,26 @@ def execute(plan: Plan, env: list) -> None:
         # (re)compiled when the steps list changes: a backend or a tool may replace it after finish()
         plan.compiled = compile_steps(plan.steps)
         plan.compiled_for = plan.steps
-    run = plan.compiled
-    if run is not None:
-        try:
-            run(env)
-        except NnexError as e:
-            i = failed_step(e)
-            if i >= 0 and not getattr(e, "node_named", False):
-                raise _node_error(plan, i, e) from e
-            raise
-        except Exception as e:  # noqa: BLE001
-            i = failed_step(e)
-            if i < 0:
-                raise
+    try:
+        if plan.compiled is not None:
+            plan.compiled(env)
+        else:
+            _run_steps(plan, env)
+    except NnexError as e:
+        i = failed_step(e)
+        if i >= 0 and not getattr(e, "node_named", False):
             raise _node_error(plan, i, e) from e
-        return
+        raise
+    except Exception as e:  # noqa: BLE001
+        i = failed_step(e)
+        if i < 0:
+            raise
+        raise _node_error(plan, i, e) from e
+
+
+def _run_steps(plan: Plan, env: list) -> None:
+    """The steps one by one (plans too long for straight_line.py); a failing step's index is
+    recorded on the exception, as the compiled function does."""
     i = -1
     try:
         for i, (call, ins, outs, frees, needs_env) in enumerate(plan.steps):
@@ -393,12 +398,9 @@ def execute(plan: Plan, env: list) -> None:
             r = v = None
             for s in frees:
                 env[s] = None
-    except NnexError as e:
-        if i >= 0 and not getattr(e, "node_named", False):
-            raise _node_error(plan, i, e) from e
+    except Exception as e:
+        mark_step(e, i)
         raise
-    except Exception as e:  # noqa: BLE001
-        raise _node_error(plan, i, e) from e
 
 
 def _node_error(plan: Plan, i: int, e: Exception) -> NnexError:

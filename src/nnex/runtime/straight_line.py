@@ -24,8 +24,8 @@ MAX_STEPS = 4000
 
 def compile_steps(steps) -> Callable | None:
     """``run(env)`` doing ``steps`` in order (None for a plan too long to be worth it).
-    An exception leaves ``run`` as it was raised, with the index of the failing step in its
-    ``nnex_step`` attribute (see ``failed_step``)."""
+    An exception leaves ``run`` as it was raised, with the index of the failing step recorded
+    on it (``mark_step``, read back by ``failed_step``)."""
     if len(steps) > MAX_STEPS:
         return None
     lines = ["def run(env):", "    i = 0", "    try:"]
@@ -46,11 +46,18 @@ def compile_steps(steps) -> Callable | None:
         lines.append("        r = None")
         for s in frees:
             lines.append(f"        env[{int(s)}] = None")
-    lines += ["    except Exception as e:", "        try:", "            e.nnex_step = i",
-              "        except AttributeError:", "            pass", "        raise"]
-    namespace = dict(kernels)
+    lines += ["    except Exception as e:", "        mark_step(e, i)", "        raise"]
+    namespace = {"mark_step": mark_step, **kernels}
     exec(compile("\n".join(lines), "<nnex plan>", "exec"), namespace)  # noqa: S102 - integers only
     return namespace["run"]
+
+
+def mark_step(error: BaseException, index: int) -> None:
+    """Record on ``error`` the index of the step that raised it (where it takes attributes)."""
+    try:
+        error.nnex_step = index
+    except AttributeError:
+        pass
 
 
 def failed_step(error: BaseException) -> int:
