@@ -9,7 +9,7 @@ from __future__ import annotations
 from .base import NodePass
 from .conv_add_relu import _per_channel
 from .edit import add_constant, replace_node
-from .match import only_reader, other_input, produced_by
+from .match import fed_by, other_input
 
 
 def _inference_bn(node) -> bool:
@@ -24,11 +24,8 @@ class BatchNormAffineFold(NodePass):
     op_types = frozenset({"Mul", "Add"})
 
     def match(self, node, graph, ctx):
-        for y in node.inputs:
-            bn = produced_by(y, "BatchNormalization", graph, ctx)
-            if bn is not None and only_reader(y, ctx) is node and _inference_bn(bn):
-                break
-        else:
+        bn, y = fed_by(node, "BatchNormalization", graph, ctx, accept=_inference_bn)
+        if bn is None:
             return None
         c = ctx.const(other_input(node, y))
         scale, bias = ctx.const(bn.inputs[1]), ctx.const(bn.inputs[2])

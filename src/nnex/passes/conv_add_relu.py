@@ -9,7 +9,7 @@ import numpy as np
 
 from .base import NodePass
 from .edit import add_constant, replace_node
-from .match import only_reader, other_input, produced_by
+from .match import fed_by, other_input
 
 
 def _per_channel(c: np.ndarray, m: int, out_rank: int) -> np.ndarray | None:
@@ -28,11 +28,8 @@ def conv_with_channel_constant(node, graph, ctx):
     """``(conv, w, b, k)`` when ``node`` (a binary op) combines the output of a Conv read by
     nothing else with a constant that acts per output channel: constant float weights ``w``,
     constant bias ``b`` (None when the Conv has none) and that constant as ``k`` [M]; else None."""
-    for y in node.inputs:
-        conv = produced_by(y, "Conv", graph, ctx)
-        if conv is not None and only_reader(y, ctx) is node:
-            break
-    else:
+    conv, y = fed_by(node, "Conv", graph, ctx)
+    if conv is None:
         return None
     c = ctx.const(other_input(node, y))
     w = ctx.const(conv.inputs[1])

@@ -34,6 +34,17 @@ def produced_by(v: Value | None, op_types, graph, ctx) -> Node | None:
     return p if p.op_type in op_types else None
 
 
+def fed_by(node: Node, op_types, graph, ctx, accept=None):
+    """``(producer, value)`` for the first input of ``node`` made by a standard op of ``op_types``
+    that ``node`` alone reads (and that ``accept(producer)``, when given, takes); else
+    ``(None, None)``."""
+    for v in node.inputs:
+        p = produced_by(v, op_types, graph, ctx)
+        if p is not None and only_reader(v, ctx) is node and (accept is None or accept(p)):
+            return p, v
+    return None, None
+
+
 def other_input(node: Node, v: Value) -> Value | None:
     """For a two-input node, the input that is not ``v`` (None when ``v`` is both or neither)."""
     a, b = node.inputs[0], node.inputs[1]

@@ -6,7 +6,7 @@ import onnx
 
 from .base import NodePass
 from .edit import replace_node
-from .match import only_reader, other_input, produced_by
+from .match import fed_by, other_input
 
 _GEMM_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)  # what every runtime's Gemm kernel takes
 
@@ -18,11 +18,8 @@ class MatMulAddGemm(NodePass):
     def match(self, add, graph, ctx):
         if ctx.opset("") < 7:
             return None  # Gemm before 7 broadcasts only when told to
-        for y in add.inputs:
-            mm = produced_by(y, "MatMul", graph, ctx)
-            if mm is not None and only_reader(y, ctx) is add:
-                break
-        else:
+        mm, y = fed_by(add, "MatMul", graph, ctx)
+        if mm is None:
             return None
         a, b = mm.inputs
         c = other_input(add, y)
