@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+from onnx import TensorProto as TP
+from onnx import helper
+
 MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
 
 
@@ -35,3 +39,18 @@ def random_forest(rs, n_trees, n_features, depth, modes, missing, leaf_rate=0.25
 
         build(0)
     return a, leaves
+
+
+def v5_member_forest(agg, post_transform) -> dict:
+    """TreeEnsemble (ml opset 5) attributes of two small trees over 2 features: a BRANCH_MEMBER
+    node (NaN among its values) beside LEQ / GTE / LT nodes, missing-value directions both ways."""
+    return dict(
+        n_targets=2, aggregate_function=agg, post_transform=post_transform, tree_roots=[0, 3],
+        nodes_modes=helper.make_tensor("m", TP.UINT8, (4,), [0, 6, 3, 1]),
+        nodes_featureids=[0, 0, 1, 1],
+        nodes_splits=helper.make_tensor("s", TP.FLOAT, (4,), [11.0, 0.0, 1.0, 0.0]),
+        nodes_truenodeids=[1, 0, 2, 3], nodes_trueleafs=[0, 1, 1, 1],
+        nodes_falsenodeids=[2, 1, 2, 4], nodes_falseleafs=[1, 1, 1, 1],
+        nodes_missing_value_tracks_true=[1, 0, 0, 1],
+        membership_values=helper.make_tensor("mv", TP.FLOAT, (4,), [1.2, 7.0, 8.0, np.nan]),
+        leaf_targetids=[0, 1, 0, 1, 0], leaf_weights=helper.make_tensor("w", TP.FLOAT, (5,), [1, 10, 100, -3, 0.5]))

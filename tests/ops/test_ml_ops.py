@@ -23,7 +23,7 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
 from nnex.ops.registry import lookup  # noqa: E402
-from _random_forests import MODES, random_forest  # noqa: E402
+from _random_forests import MODES, random_forest, v5_member_forest  # noqa: E402
 
 _NP2ONNX = {np.dtype("float32"): TP.FLOAT, np.dtype("float64"): TP.DOUBLE, np.dtype("int64"): TP.INT64,
             np.dtype("int32"): TP.INT32, np.dtype("uint32"): TP.UINT32, np.dtype("O"): TP.STRING}
@@ -344,17 +344,7 @@ def test_tree_ensemble_v5(agg, pt):
     (1 = LOGISTIC, 2 = SOFTMAX), the swap of the spec's 1 = SOFTMAX, 2 = LOGISTIC.
     """
     x = np.array([[1.2, 0.5], [3.4, -1.0], [np.nan, 2.0], [12, 7], [7, 3], [8.0, np.nan]], np.float32)
-    attrs = dict(
-        n_targets=2, aggregate_function=agg, post_transform=pt, tree_roots=[0, 3],
-        nodes_modes=helper.make_tensor("m", TP.UINT8, (4,), [0, 6, 3, 1]),
-        nodes_featureids=[0, 0, 1, 1],
-        nodes_splits=helper.make_tensor("s", TP.FLOAT, (4,), [11.0, 0.0, 1.0, 0.0]),
-        nodes_truenodeids=[1, 0, 2, 3], nodes_trueleafs=[0, 1, 1, 1],
-        nodes_falsenodeids=[2, 1, 2, 4], nodes_falseleafs=[1, 1, 1, 1],
-        nodes_missing_value_tracks_true=[1, 0, 0, 1],
-        membership_values=helper.make_tensor("mv", TP.FLOAT, (4,), [1.2, 7.0, 8.0, np.nan]),
-        leaf_targetids=[0, 1, 0, 1, 0], leaf_weights=helper.make_tensor("w", TP.FLOAT, (5,), [1, 10, 100, -3, 0.5]),
-    )
+    attrs = v5_member_forest(agg, pt)
     check("TreeEnsemble", [x], attrs, [TP.FLOAT], ml=5)
 
 

@@ -25,7 +25,7 @@ from onnx import helper  # noqa: E402
 
 import nnex  # noqa: E402
 from nnex.ops.ml import trees  # noqa: E402
-from _random_forests import MODES, random_forest  # noqa: E402
+from _random_forests import MODES, random_forest, v5_member_forest  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
@@ -160,16 +160,7 @@ def test_hand_built_classifier(monkeypatch, n_classes, class_ids, pt):
 
 
 def _v5_member_model(agg):
-    attrs = dict(
-        n_targets=2, aggregate_function=agg, post_transform=0, tree_roots=[0, 3],
-        nodes_modes=helper.make_tensor("m", TP.UINT8, (4,), [0, 6, 3, 1]),
-        nodes_featureids=[0, 0, 1, 1],
-        nodes_splits=helper.make_tensor("s", TP.FLOAT, (4,), [11.0, 0.0, 1.0, 0.0]),
-        nodes_truenodeids=[1, 0, 2, 3], nodes_trueleafs=[0, 1, 1, 1],
-        nodes_falsenodeids=[2, 1, 2, 4], nodes_falseleafs=[1, 1, 1, 1],
-        nodes_missing_value_tracks_true=[1, 0, 0, 1],
-        membership_values=helper.make_tensor("mv", TP.FLOAT, (4,), [1.2, 7.0, 8.0, np.nan]),
-        leaf_targetids=[0, 1, 0, 1, 0], leaf_weights=helper.make_tensor("w", TP.FLOAT, (5,), [1, 10, 100, -3, 0.5]))
+    attrs = v5_member_forest(agg, 0)
     node = helper.make_node("TreeEnsemble", ["x"], ["y"], domain="ai.onnx.ml", **attrs)
     return _model([node], [helper.make_tensor_value_info("x", TP.FLOAT, [None, 2])],
                   [helper.make_tensor_value_info("y", TP.FLOAT, [None, 2])], ml=5)
