@@ -54,3 +54,16 @@ def v5_member_forest(agg, post_transform) -> dict:
         nodes_missing_value_tracks_true=[1, 0, 0, 1],
         membership_values=helper.make_tensor("mv", TP.FLOAT, (4,), [1.2, 7.0, 8.0, np.nan]),
         leaf_targetids=[0, 1, 0, 1, 0], leaf_weights=helper.make_tensor("w", TP.FLOAT, (5,), [1, 10, 100, -3, 0.5]))
+
+
+def class_weights(rs, leaves, class_ids, signed=False) -> dict:
+    """TreeEnsembleClassifier class_* attributes: every leaf scores every class of ``class_ids``
+    with a random weight (in [0, 1), or normal when ``signed``), rounded to 2 places."""
+    c = dict(class_treeids=[], class_nodeids=[], class_ids=[], class_weights=[])
+    for t, n in leaves:
+        for k in class_ids:
+            c["class_treeids"].append(t)
+            c["class_nodeids"].append(n)
+            c["class_ids"].append(k)
+            c["class_weights"].append(round(float(rs.randn() if signed else rs.rand()), 2))
+    return c

@@ -23,7 +23,7 @@ from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
 from nnex.ops.registry import lookup  # noqa: E402
-from _random_forests import MODES, random_forest, v5_member_forest  # noqa: E402
+from _random_forests import MODES, class_weights, random_forest, v5_member_forest  # noqa: E402
 
 _NP2ONNX = {np.dtype("float32"): TP.FLOAT, np.dtype("float64"): TP.DOUBLE, np.dtype("int64"): TP.INT64,
             np.dtype("int32"): TP.INT32, np.dtype("uint32"): TP.UINT32, np.dtype("O"): TP.STRING}
@@ -297,13 +297,7 @@ def test_tree_ensemble_regressor_v3_double():
 
 def _classifier(rs, class_ids, signed, n_classes, strings=False, base=None, pt="NONE"):
     a, leaves = _forest(rs, 3, 3)
-    c = dict(class_treeids=[], class_nodeids=[], class_ids=[], class_weights=[])
-    for t, n in leaves:
-        for k in class_ids:
-            c["class_treeids"].append(t)
-            c["class_nodeids"].append(n)
-            c["class_ids"].append(k)
-            c["class_weights"].append(round(float(rs.randn() if signed else rs.rand()), 2))
+    c = class_weights(rs, leaves, class_ids, signed)
     labels = (dict(classlabels_strings=[f"c{i}" for i in range(n_classes)]) if strings
               else dict(classlabels_int64s=list(range(5, 5 + n_classes))))
     attrs = dict(a, **c, **labels, post_transform=pt)

@@ -25,7 +25,7 @@ from onnx import helper  # noqa: E402
 
 import nnex  # noqa: E402
 from nnex.ops.ml import trees  # noqa: E402
-from _random_forests import MODES, random_forest, v5_member_forest  # noqa: E402
+from _random_forests import MODES, class_weights, random_forest, v5_member_forest  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
@@ -142,13 +142,7 @@ def test_hand_built_regressor_aggregates(monkeypatch, agg):
 def test_hand_built_classifier(monkeypatch, n_classes, class_ids, pt):
     rs = np.random.RandomState(n_classes * 5 + len(pt))
     a, leaves = random_forest(rs, 9, 4, 7, ["BRANCH_LEQ"], False)
-    c = dict(class_treeids=[], class_nodeids=[], class_ids=[], class_weights=[])
-    for t, n in leaves:
-        for k in class_ids:
-            c["class_treeids"].append(t)
-            c["class_nodeids"].append(n)
-            c["class_ids"].append(k)
-            c["class_weights"].append(round(float(rs.rand()), 2))
+    c = class_weights(rs, leaves, class_ids)
     attrs = dict(a, **c, classlabels_int64s=list(range(5, 5 + n_classes)), post_transform=pt)
     node = helper.make_node("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml", **attrs)
     data = _model([node], [helper.make_tensor_value_info("x", TP.FLOAT, [None, 4])],
