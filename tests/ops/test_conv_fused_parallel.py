@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnxruntime
 import pytest
+from _kernel_choice import kernels  # noqa: F401 - a fixture
 from onnx import TensorProto, helper, numpy_helper
 
 import nnex
@@ -38,8 +39,9 @@ def _ort(model, feeds):
 
 
 @pytest.fixture
-def threads(monkeypatch):
-    """Two threads, and blocks small enough that the test shapes are split."""
+def threads(monkeypatch, kernels):
+    """Two threads, and blocks small enough that the test shapes are split (the NumPy
+    kernels' threads; the compiled depthwise kernel is tested alongside, see conftest)."""
     monkeypatch.setattr(_conv_parallel, "_threads", 2)
     monkeypatch.setattr(_conv_parallel, "MIN_BLOCK_WORK", 64)
 
@@ -62,9 +64,10 @@ def _depthwise_case(rng):
 def test_depthwise_blocks_on_threads(threads, seed):
     rng = np.random.default_rng(seed)
     x_shape, w_shape, attrs = _depthwise_case(rng)
-    x = rng.standard_normal(x_shape).astype(np.float32)
-    w = rng.standard_normal(w_shape).astype(np.float32)
-    b = rng.standard_normal(w_shape[0]).astype(np.float32)
+    dtype = np.float64 if seed % 3 == 0 else np.float32
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = rng.standard_normal(w_shape).astype(dtype)
+    b = rng.standard_normal(w_shape[0]).astype(dtype)
     w.flags.writeable = b.flags.writeable = False  # constants: the derived rows are cached
     if seed % 2:  # a channels-last input, as a previous depthwise or 1x1 conv leaves it
         xl = empty_channels_last(x.shape, x.dtype)
@@ -72,7 +75,9 @@ def test_depthwise_blocks_on_threads(threads, seed):
         x = xl
     got = conv_nd(x, w, b, **attrs)
     node = helper.make_node("Conv", ["X", "W", "B"], ["Y"], **attrs)
-    ref = _ort(_model([node], x_shape, {"W": w, "B": b}), {"X": np.ascontiguousarray(x)})[0]
+    ref = _ort(_model([node], x_shape, {"W": w.astype(np.float32), "B": b.astype(np.float32)}),
+               {"X": np.ascontiguousarray(x, dtype=np.float32)})[0]
+    assert got.dtype == dtype
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
 
 
@@ -129,7 +134,7 @@ FUSED_CASES = {
 @pytest.mark.parametrize("bounds", [(0.0, 6.0), (0.0, None), (None, 0.5), (-1.0, 1.0)])
 @pytest.mark.parametrize("name", list(FUSED_CASES))
 @pytest.mark.parametrize("parallel", [False, True])
-def test_fused_activation(name, bounds, parallel, monkeypatch):
+def test_fused_activation(name, bounds, parallel, monkeypatch, kernels):
     if parallel:
         monkeypatch.setattr(_conv_parallel, "_threads", 2)
         monkeypatch.setattr(_conv_parallel, "MIN_BLOCK_WORK", 64)

@@ -1,11 +1,12 @@
 """The ai.onnx.ml kernels on small batches, where they take their own paths (trees.py's
 small-batch walk, the per-node plans of _common.per_node), checked against onnxruntime.
 
-Tree ensembles are walked two ways: a few rows at once, all (tree, sample) pairs to the
-deepest level, and large batches in chunks that drop finished pairs.  Both must reach
+Tree ensembles are walked two ways by the NumPy kernels: a few rows at once, all (tree,
+sample) pairs to the deepest level, and large batches in chunks that drop finished pairs;
+with numba installed, a third way is the compiled walk (nnex/_jit.py).  All must reach
 the same leaves and sum them in the same order, so besides agreeing with onnxruntime
-their outputs must be bit for bit equal; batches of 1, 7 and 1000 rows are run both
-ways (the size threshold is patched).  Forests come from sklearn through skl2onnx and
+their outputs must be bit for bit equal; batches of 1, 7 and 1000 rows are run every
+way (the size threshold is patched).  Forests come from sklearn through skl2onnx and
 from a generator of random trees (every branch mode, missing-value directions, double
 thresholds, BRANCH_MEMBER nodes of TreeEnsemble 5).
 """
@@ -20,12 +21,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from _kernel_choice import numpy_kernels  # noqa: E402, F401 - a fixture
+from _random_forests import MODES, class_weights, random_forest, v5_member_forest  # noqa: E402
 from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper  # noqa: E402
 
 import nnex  # noqa: E402
+from nnex import _jit  # noqa: E402
 from nnex.ops.ml import trees  # noqa: E402
-from _random_forests import MODES, class_weights, random_forest, v5_member_forest  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning")
 
@@ -45,9 +48,17 @@ def _run_all_ways(data, x, monkeypatch, rtol=1e-5, atol=1e-6, exact=False):
     the trees in order on one thread)."""
     expected = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"x": x})
     got = {}
+    monkeypatch.setitem(_jit._loaded, "enabled", False)
     for name, limit in (("small", 1 << 30), ("chunked", 0)):
         monkeypatch.setattr(trees, "_SMALL_WALK", limit)
         got[name] = nnex.InferenceSession(data).run(None, {"x": x})
+    if _jit._numba() is not None:
+        # the compiled walk (and sum): the same leaves, summed in the same order
+        monkeypatch.setitem(_jit._loaded, "enabled", True)
+        compiled = nnex.InferenceSession(data).run(None, {"x": x})
+        for a, c in zip(got["small"], compiled):
+            assert a.dtype == c.dtype and a.shape == c.shape
+            assert a.tobytes() == c.tobytes(), "the compiled walk differs from the NumPy one"
     # above 50 rows onnxruntime sums the trees on several threads, in another order: where two
     # classes tie (up to the last bits), its label may be the other one
     scores = [e for e in expected if e.dtype.kind == "f" and e.ndim == 2 and e.shape[1] > 1]
@@ -222,8 +233,8 @@ def test_sklearn_forests(monkeypatch, name, kw, task):
 def test_sklearn_forest_with_missing_values(monkeypatch):
     """HistGradientBoosting learns where missing values go (nodes_missing_value_tracks_true)."""
     pytest.importorskip("sklearn")
-    from sklearn.ensemble import HistGradientBoostingRegressor
     from skl2onnx.common import tree_ensemble
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
     # skl2onnx 1.20 writes a bool into an ints attribute for these leaves (see test_peer_converted_models.py)
     original = tree_ensemble.add_node
@@ -409,7 +420,7 @@ def test_prepared_run(op):
 
 
 @pytest.mark.parametrize("budget", [0, 1, 1 << 20], ids=["levels only", "one block", "all blocks"])
-def test_one_row_walk_by_blocks_of_three_levels(monkeypatch, budget):
+def test_one_row_walk_by_blocks_of_three_levels(monkeypatch, budget, numpy_kernels):
     """trees.py's one-row walk takes three levels at a time while its tables fit the budget
     (in units of 128-entry tables per tree here), then goes on level by level."""
     pytest.importorskip("sklearn")

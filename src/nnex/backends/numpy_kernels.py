@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 
+from ..ops._fast_clip import clamp_float
 from ..ops.elementwise import ERF_CLAMP, ERF_P, ERF_Q
 from .numpy_lstm import lstm
 
@@ -55,7 +56,7 @@ def _fits(out, *arrays) -> bool:
 def relu(x, out=None):
     if not _float(x):
         return NotImplemented
-    return np.maximum(x, 0, out=out)
+    return clamp_float(x, 0.0, None, out=out)
 
 
 def _ufunc_kernel(ufunc):
@@ -94,7 +95,7 @@ def clip(x, lo=None, hi=None, out=None):
     hi = hi.astype(x.dtype, copy=False) if isinstance(hi, np.ndarray) else hi
     if lo is None and hi is None:
         return x.copy(order="K") if out is None else x
-    return np.clip(x, lo, hi, out=out)
+    return clamp_float(x, lo, hi, out=out)
 
 
 def clip_attrs(x, out=None, *, max=3.4028234663852886e38, min=-3.4028234663852886e38):

@@ -18,8 +18,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._conv_layout import (channels_last_view, contiguous_strides, derived_weights, empty_channels_last,
-                           phase_buffer, phase_plan, tap_groups, view_of)
+from .. import _jit
+from ._conv_layout import (
+    channels_last_view,
+    contiguous_strides,
+    derived_weights,
+    empty_channels_last,
+    phase_buffer,
+    phase_plan,
+    tap_groups,
+    view_of,
+)
 from ._conv_parallel import clamp, parts_for, run_blocks
 
 
@@ -80,6 +89,11 @@ def conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group, 
         return y
     kernel, pads, strides, dilations = tuple(kernel), tuple(pads), tuple(strides), tuple(dilations)
     nsp = len(out_shape)
+    if nsp <= 2 and min(pads) >= 0 and x.dtype in _JIT_DTYPES:
+        jit = _jit.kernels("nnex.ops._numba_depthwise")
+        if jit is not None:
+            _compiled(jit, x, w, b, pads, kernel, strides, dilations, y, activation)
+            return y
     o_last = out_shape[-1]
     rows = channels_last_view(y).reshape((N,) + tuple(out_shape[:-1]) + (o_last * M,))
     plan = _depthwise_plan(x.shape, kernel, pads, strides, dilations, tuple(out_shape))
@@ -108,6 +122,28 @@ def conv_depthwise(x, w, b, pads, kernel, strides, dilations, out_shape, group, 
             blocks.append((xb, bplan, wrows, brow, activation, rows[n:n + 1, r0:r1]))
     run_blocks(_depthwise_block, blocks)
     return y
+
+
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled(jit, x, w, b, pads, kernel, strides, dilations, y, activation) -> None:
+    """The compiled kernel (_numba_depthwise) into ``y``; a 1-D convolution as a 2-D one of height 1."""
+    M = w.shape[0]
+    if len(kernel) == 1:
+        x, y = x[:, :, None], y[:, :, None]
+        kernel, strides, dilations = (1,) + kernel, (1,) + strides, (1,) + dilations
+        pads = (0, pads[0], 0, pads[1])
+    xl = np.ascontiguousarray(channels_last_view(x))
+    wk = derived_weights(w, ("depthwise-hwc", kernel),
+                         lambda w: np.ascontiguousarray(w.reshape((M,) + kernel).transpose(1, 2, 0)))
+    bias = b if b is not None else derived_weights(w, ("depthwise-zero-bias",), lambda w: np.zeros(M, w.dtype))
+    lo, hi = (None, None) if activation is None else activation
+    lo = -np.inf if lo is None else lo
+    hi = np.inf if hi is None else hi
+    yl = channels_last_view(y)
+    jit.depthwise2d(xl, wk, np.ascontiguousarray(bias), pads[0], pads[1], strides[0], strides[1],
+                    dilations[0], dilations[1], x.dtype.type(lo), x.dtype.type(hi), yl)
 
 
 def _depthwise_block(x, plan, wrows, brow, activation, out) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._conv_layout import (channels_last_view, contiguous_strides, derived_weights, empty_channels_last,
                            is_channels_last, phase_buffer, phase_plan, tap_groups, view_of)
-from ._conv_parallel import bias_and_clamp, clamp, matmul
+from ._conv_parallel import bias_and_clamp, clamp, matmul, product_rows
 
 # bytes of one block of columns: large enough for an efficient product, small
 # enough to stay in the cache between the copy and the product
@@ -44,11 +44,14 @@ def conv_pointwise(x, w, b, strides, group, activation=None):
         xt = xt.reshape(-1, C)  # a view unless strided
         y = empty_channels_last((N, M) + out_shape, x.dtype)
         yt = channels_last_view(y).reshape(-1, M)
-        matmul(xt, w.reshape(M, C).T, yt)
-        bias_and_clamp(yt, None if b is None else b.reshape(1, M), activation)
+        product_rows(xt, w.reshape(M, C).T, yt, None if b is None else b.reshape(1, M), activation)
         return y
     L = math.prod(out_shape)
     y = np.empty((N, M) + out_shape, dtype=x.dtype)
+    if group == 1 and N == 1:
+        product_rows(w.reshape(M, C), sub.reshape(C, L), y.reshape(M, L),
+                     None if b is None else b.reshape(M, 1), activation)
+        return y
     if group == 1:
         matmul(w.reshape(M, C), sub.reshape(N, C, L), y.reshape(N, M, L))
     else:

@@ -189,5 +189,5 @@ def derived_weights(w: np.ndarray, key, make):
     if entry is not None and entry[0]() is w:
         return entry[1]
     value = make(w)
-    _DERIVED[ident] = (weakref.ref(w, lambda _r, ident=ident: _DERIVED.pop(ident, None)), value)
+    _DERIVED[ident] = (weakref.ref(w, lambda _r, ident=ident, table=_DERIVED: table.pop(ident, None)), value)
     return value

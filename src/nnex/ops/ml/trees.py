@@ -23,9 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _jit
 from ..registry import ML_DOMAIN, op
-from ._common import (as_2d, class_labels, label_array, logistic, per_node, post_transform_scores, probit,
-                      to_xp, transform_name)
+from ._common import (
+    as_2d,
+    class_labels,
+    label_array,
+    logistic,
+    per_node,
+    post_transform_scores,
+    probit,
+    to_xp,
+    transform_name,
+)
 
 # node modes, numbered as TreeEnsemble (ml opset 5) numbers them
 LEQ, LT, GTE, GT, EQ, NEQ, MEMBER = range(7)
@@ -43,6 +53,8 @@ _COMPACT_EVERY = 3
 _ACCUMULATE_BLOCK = 1 << 18
 # batches with at most this many (sample, tree) pairs take the small-batch walk
 _SMALL_WALK = 4096
+# inputs the compiled walk takes (numba has no float16 comparisons)
+_JIT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # table entries (8 bytes each) of the one-row walk by blocks of three levels, all blocks together
 _BLOCK_ENTRIES = 1 << 20
 
@@ -104,6 +116,13 @@ class _Forest:
         missing[:n] = np.asarray(missing_true, dtype=bool).reshape(-1)[:n]
         self.any_missing = bool(missing.any())
         self.missing_true = np.repeat(missing, 2) if self.any_missing else None
+        # the compiled walk's tables (_numba_trees.walk), None where it does not apply (member sets)
+        self.jit_args = None
+        if MEMBER not in present:
+            self.jit_args = (self.roots, self.feature, self.split, self.child,
+                             self.mode if self.mode is not None else np.zeros(0, dtype=np.int64),
+                             -1 if self.same_mode is None else int(self.same_mode),
+                             self.missing_true if self.any_missing else np.zeros(0, dtype=bool), int(self.depth))
         self._starts: dict = {}  # batch size -> (first nodes, row offsets) of the small-batch walk
         self._blocks = None  # the one-row walk three levels a step (_Blocks); False: not applicable
 
@@ -136,6 +155,12 @@ class _Forest:
         n, n_features = x.shape
         if self.max_feature >= n_features:
             self._check_features(n_features)
+        if self.jit_args is not None and x.dtype in _JIT_DTYPES:
+            jit = _jit.kernels("nnex.ops.ml._numba_trees")
+            if jit is not None:
+                out = np.empty((self.n_trees, n), dtype=np.intp)
+                jit.walk(x, *self.jit_args, out)
+                return out
         if n * self.n_trees <= _SMALL_WALK:
             return self._small_walk(x.reshape(-1), n, n_features).reshape(self.n_trees, n)
         out = np.empty(n * self.n_trees, dtype=np.intp)
@@ -347,6 +372,14 @@ class _Scores:
         n_trees, n = ends.shape
         values, n_targets = self.values, self.n_targets
         trees_per_block = max(1, _ACCUMULATE_BLOCK // max(n * n_targets, 1))
+        if self.has is None and n_trees and self.how in ("SUM", "AVERAGE") and values.dtype in _JIT_DTYPES:
+            jit = _jit.kernels("nnex.ops.ml._numba_trees")
+            if jit is not None:
+                out = np.empty((n, n_targets), dtype=values.dtype)
+                jit.leaf_sums(ends, values, out)
+                if self.how == "AVERAGE":
+                    out /= values.dtype.type(n_trees)
+                return out, None
         if self.plain_sum and n_trees <= trees_per_block:
             # the running sum, then + 0 as the sum started from 0 would end (-0.0 -> 0.0)
             out = np.add.accumulate(values.take(ends, axis=0), axis=0)[-1]
