@@ -21,7 +21,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from _kernel_choice import numpy_kernels  # noqa: E402, F401 - a fixture
+from _kernel_choice import kernels, numpy_kernels  # noqa: E402, F401 - fixtures
 from _random_forests import MODES, class_weights, random_forest, v5_member_forest  # noqa: E402
 from onnx import TensorProto as TP  # noqa: E402
 from onnx import helper  # noqa: E402
@@ -309,7 +309,7 @@ def _pipeline_case(kind):
 
 @pytest.mark.parametrize("kind", ["svc", "svc-proba", "svc-poly", "svr", "logreg", "linreg"])
 @pytest.mark.parametrize("n_classes", [2, 4])
-def test_sklearn_small_batches(kind, n_classes):
+def test_sklearn_small_batches(kind, n_classes, kernels):
     pytest.importorskip("sklearn")
     if n_classes == 4 and kind in ("svr", "linreg"):
         pytest.skip("a regressor")

@@ -7,6 +7,7 @@ batches with string labels and per-model constants, which no accelerator helps w
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import threading
 from collections import OrderedDict
@@ -33,7 +34,19 @@ def logistic(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+# a row of at most this many scores is softmaxed with Python floats: five NumPy calls on a
+# handful of values cost 5.5 us, the Python loop 2.3
+_SMALL_ROW = 16
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
+    if x.ndim == 2 and x.shape[0] == 1 and 0 < x.shape[1] <= _SMALL_ROW:
+        row = x[0].tolist()
+        top = max(row)
+        if top != math.inf and top == top:  # no inf / NaN: those keep NumPy's semantics
+            e = [math.exp(v - top) for v in row]
+            total = math.fsum(e)
+            return np.array([[v / total for v in e]], dtype=x.dtype)
     # the ufuncs' own reductions: np.max / np.sum add microseconds of Python per call
     e = x - np.maximum.reduce(x, axis=-1, keepdims=True)
     np.exp(e, out=e)

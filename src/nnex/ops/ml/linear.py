@@ -87,7 +87,7 @@ def linear_classifier(
             winner = scores.argmax(axis=1)
             y = label_table.take(winner) if labels else winner
             z = post_transform_scores(scores, transform)
-        z = to_xp(xp, z.astype(np.float32))
+        z = to_xp(xp, z.astype(np.float32, copy=False))
         return (y if y.dtype == object else to_xp(xp, y)), z
 
     return run

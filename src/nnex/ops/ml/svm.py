@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _jit
+from .._fast_clip import clamp_float
 from ..registry import ML_DOMAIN, op
 from ._common import as_2d, as_float, class_labels, per_node, post_transform_scores, to_xp, transform_name
 
@@ -45,10 +47,11 @@ def _kernel(kernel_type: str, params, vectors: np.ndarray):
         d2 = x @ vt2
         d2 += norms_t
         d2 += np.add.reduce(x * x, axis=1)[:, None]
-        np.maximum(d2, 0.0, out=d2)
+        clamp_float(d2, 0.0, None, out=d2)
         d2 *= neg_gamma
         return np.exp(d2, out=d2)
 
+    rbf.float32_tables = tables[np.dtype(np.float32)]  # for the compiled decisions (_numba_svm)
     return rbf
 
 
@@ -182,8 +185,15 @@ def svm_classifier(
         def classify(m):
             if m.shape[1] != sv.shape[1]:
                 raise ValueError(f"SVMClassifier: support vectors of {sv.shape[1]} features for {m.shape[1]} features")
-            k = kernel(m)
-            dec = (k @ weights32).astype(np.float64) if k.dtype == np.float32 else k @ weights
+            tables = getattr(kernel, "float32_tables", None)
+            jit = _jit.kernels("nnex.ops.ml._numba_svm") if tables is not None and m.dtype == np.float32 else None
+            if jit is not None:
+                k = np.empty((m.shape[0], tables[0].shape[0]), dtype=np.float32)
+                jit.rbf_exponents(np.ascontiguousarray(m), tables[1], tables[0], tables[2], k)
+                dec = (np.exp(k, out=k) @ weights32).astype(np.float64)
+            else:
+                k = kernel(m)
+                dec = (k @ weights32).astype(np.float64) if k.dtype == np.float32 else k @ weights
             dec += bias
             # the label is the majority vote even when probabilities are reported (as sklearn's
             # SVC.predict and onnxruntime do, libsvm would take the most probable class)
