@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from . import exclusions_jax, exclusions_torch
+from . import exclusions_cupy, exclusions_jax, exclusions_torch
 from .node_suite import excluded_reason, node_cases, run_case
 
 _FULL = os.environ.get("NNEX_FULL_BACKEND_SUITE", "") not in ("", "0")
@@ -62,7 +62,7 @@ def _params():
 
 
 _EXCLUSIONS = {"torch": exclusions_torch.EXCLUDED, "jax": exclusions_jax.EXCLUDED,
-               "torch:cuda": exclusions_torch.EXCLUDED, "cupy": exclusions_torch.EXCLUDED}
+               "torch:cuda": exclusions_torch.EXCLUDED, "cupy": exclusions_cupy.EXCLUDED}
 
 
 @pytest.mark.parametrize(("provider", "name", "runs"), _params())
