@@ -4,7 +4,7 @@ torch runs every case. JAX compiles each primitive for each new shape (about 50 
 compile on a CPU), so by default it runs the first case of each distinct operator set
 (~200 cases; test_native_kernels.py covers the geometries of its native kernels);
 ``NNEX_FULL_BACKEND_SUITE=1`` runs all of them, twice each (10 to 15 minutes on 2 cores). On a machine with a GPU, torch:cuda and cupy run
-every case too (with torch's exclusions).
+every case too (with torch's exclusions; cupy also skips four float16 Attention cases, exclusions_cupy.py).
 """
 
 from __future__ import annotations
