@@ -18,6 +18,7 @@ import threading
 
 import numpy as np
 
+from .. import _jit
 from ._conv_layout import derived_weights
 from ._fast_clip import clamp_float
 
@@ -173,9 +174,15 @@ def product_rows(a, b, out, bias=None, activation=None) -> None:
     parts = parts_for(m * a.shape[-1] * b.shape[-1], m)
     row_bias = bias is not None and bias.shape[0] == 1 and out.ndim == 2 and out.flags.c_contiguous
 
+    epilogue = _compiled_epilogue(out, bias, activation)
+
     def block(r0, r1):
         o = out[..., r0:r1, :]
         np.matmul(a[..., r0:r1, :], b, out=o)
+        if epilogue is not None:
+            fn, vec, per_row, lo, hi = epilogue
+            fn(o, vec[r0:r1] if per_row else vec, per_row, lo, hi)
+            return
         if bias is not None:
             if row_bias:
                 _add_row_bias(o, bias)
@@ -189,6 +196,26 @@ def product_rows(a, b, out, bias=None, activation=None) -> None:
         return
     bounds = [m * i // parts for i in range(parts + 1)]
     run_blocks(block, [(bounds[i], bounds[i + 1]) for i in range(parts)])
+
+
+_EPILOGUE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _compiled_epilogue(out, bias, activation):
+    """(kernel, bias vector, per_row, lo, hi) for _numba_epilogue.bias_clamp on ``out``, or None
+    (nothing to do, numba off, or a case it does not take)."""
+    if (bias is None and activation is None) or out.ndim != 2 or out.dtype not in _EPILOGUE_DTYPES:
+        return None
+    if bias is not None and (bias.dtype != out.dtype or bias.ndim != 2 or 1 not in bias.shape):
+        return None
+    jit = _jit.kernels("nnex.ops._numba_epilogue")
+    if jit is None:
+        return None
+    per_row = bias is not None and bias.shape[1] == 1 and out.shape[1] != 1
+    vec = np.zeros(0, out.dtype) if bias is None else bias.reshape(-1)
+    lo, hi = (None, None) if activation is None else activation
+    t = out.dtype.type
+    return (jit.bias_clamp, vec, per_row, t(-np.inf if lo is None else lo), t(np.inf if hi is None else hi))
 
 
 # a bias row added to rows of few columns runs NumPy's broadcast loop once per row; over
