@@ -261,3 +261,20 @@ def _depthwise_in_child(x, w):
     _conv_parallel._threads = 2
     _conv_parallel.MIN_BLOCK_WORK = 64
     return np.ascontiguousarray(conv_nd(x, w, group=4, pads=[1, 1, 1, 1]))
+
+
+@pytest.mark.parametrize("rows, cols, bias_shape", [(1, 9, (1, 1)), (4, 1, (1, 1)), (6, 7, (6, 1)),
+                                                    (6, 7, (1, 7)), (5, 4, (1, 1)), (3000, 16, (1, 16))])
+def test_product_bias_and_clamp_forms(rows, cols, bias_shape, kernels):
+    """The bias/clamp epilogue of a conv's product (compiled or NumPy) on every bias form the
+    1x1 kernels pass, against NumPy's broadcasting add and clip."""
+    rng = np.random.default_rng(rows + cols)
+    a = rng.standard_normal((rows, 5)).astype(np.float32)
+    b = rng.standard_normal((5, cols)).astype(np.float32)
+    bias = rng.standard_normal(bias_shape).astype(np.float32)
+    out = np.empty((rows, cols), np.float32)
+    _conv_parallel.product_rows(a, b, out, bias, (0.0, 1.0))
+    np.testing.assert_allclose(out, np.clip(a @ b + bias, 0.0, 1.0), rtol=1e-6, atol=1e-6)
+    y = a @ b
+    _conv_parallel.bias_and_clamp(y, bias, (None, 0.5))
+    np.testing.assert_allclose(y, np.minimum(a @ b + bias, 0.5), rtol=1e-6, atol=1e-6)

@@ -172,24 +172,13 @@ def product_rows(a, b, out, bias=None, activation=None) -> None:
     it has just written, while they are in its cache."""
     m = a.shape[-2]
     parts = parts_for(m * a.shape[-1] * b.shape[-1], m)
-    row_bias = bias is not None and bias.shape[0] == 1 and out.ndim == 2 and out.flags.c_contiguous
-
-    epilogue = _compiled_epilogue(out, bias, activation)
+    finish = _finisher(out, bias, activation)
 
     def block(r0, r1):
         o = out[..., r0:r1, :]
         np.matmul(a[..., r0:r1, :], b, out=o)
-        if epilogue is not None:
-            fn, vec, per_row, lo, hi = epilogue
-            fn(o, vec[r0:r1] if per_row else vec, per_row, lo, hi)
-            return
-        if bias is not None:
-            if row_bias:
-                _add_row_bias(o, bias)
-            else:
-                o += bias if bias.shape[0] == 1 else bias[r0:r1]
-        if activation is not None:
-            clamp(o, activation)
+        if finish is not None:
+            finish(o, r0, r1)
 
     if parts == 1:
         block(0, m)
@@ -199,23 +188,40 @@ def product_rows(a, b, out, bias=None, activation=None) -> None:
 
 
 _EPILOGUE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_NO_BIAS = {dt: np.zeros(0, dt) for dt in _EPILOGUE_DTYPES}
 
 
-def _compiled_epilogue(out, bias, activation):
-    """(kernel, bias vector, per_row, lo, hi) for _numba_epilogue.bias_clamp on ``out``, or None
-    (nothing to do, numba off, or a case it does not take)."""
-    if (bias is None and activation is None) or out.ndim != 2 or out.dtype not in _EPILOGUE_DTYPES:
+def _finisher(out, bias, activation):
+    """``finish(o, r0, r1)``: rows r0..r1 of ``out`` (``o``) plus their ``bias``, clamped to
+    ``activation``, in place; one compiled pass (_numba_epilogue) when numba is on, else NumPy's
+    add and clip. None when there is nothing to do."""
+    if bias is None and activation is None:
         return None
-    if bias is not None and (bias.dtype != out.dtype or bias.ndim != 2 or 1 not in bias.shape):
-        return None
-    jit = _jit.kernels("nnex.ops._numba_epilogue")
-    if jit is None:
-        return None
-    per_row = bias is not None and bias.shape[1] == 1 and out.shape[1] != 1
-    vec = np.zeros(0, out.dtype) if bias is None else bias.reshape(-1)
-    lo, hi = (None, None) if activation is None else activation
-    t = out.dtype.type
-    return (jit.bias_clamp, vec, per_row, t(-np.inf if lo is None else lo), t(np.inf if hi is None else hi))
+    # a (rows, 1) bias: one value per row of ``out``; (1, cols): one per column
+    per_row = bias is not None and bias.shape[0] != 1
+    one_per = bias is None or (bias.ndim == 2 and out.ndim == 2 and (
+        bias.shape == (out.shape[0], 1) if per_row else bias.shape == (1, out.shape[1])))
+    if out.ndim == 2 and out.dtype in _EPILOGUE_DTYPES and one_per and (bias is None or bias.dtype == out.dtype):
+        jit = _jit.kernels("nnex.ops._numba_epilogue")
+        if jit is not None:
+            vec = _NO_BIAS[out.dtype] if bias is None else bias.reshape(-1)
+            t = out.dtype.type
+            lo, hi = (None, None) if activation is None else activation
+            lo, hi = t(-np.inf if lo is None else lo), t(np.inf if hi is None else hi)
+            kernel = jit.bias_clamp
+            return lambda o, r0, r1: kernel(o, vec[r0:r1] if per_row else vec, per_row, lo, hi)
+    tiled = bias is not None and not per_row and one_per and out.flags.c_contiguous
+
+    def finish(o, r0, r1):
+        if bias is not None:
+            if tiled:
+                _add_row_bias(o, bias)
+            else:
+                o += bias[r0:r1] if per_row else bias
+        if activation is not None:
+            clamp(o, activation)
+
+    return finish
 
 
 # a bias row added to rows of few columns runs NumPy's broadcast loop once per row; over
@@ -245,23 +251,16 @@ def bias_and_clamp(y2d, bias, activation) -> None:
     """``y2d += bias``, then clamp to ``activation`` (``(lo, hi)``, either None for no bound), in place.
 
     ``bias`` (None, or broadcasting as ``(1, cols)`` or ``(rows, 1)``) is added block of rows
-    by block of rows, the clamp following while the block is in cache; large arrays are
-    split over the threads.
+    by block of rows, the clamp following while the block is in cache (see ``_finisher``);
+    large arrays are split over the threads.
     """
-    if bias is None and activation is None:
+    finish = _finisher(y2d, bias, activation)
+    if finish is None:
         return
     rows = y2d.shape[0]
     parts = parts_for(y2d.size * 4, rows)  # about as slow per element as four multiply-adds
     bounds = [rows * i // parts for i in range(parts + 1)]
-
-    def block(r0, r1):
-        part = y2d[r0:r1]
-        if bias is not None:
-            part += bias if bias.shape[0] == 1 else bias[r0:r1]
-        if activation is not None:
-            clamp(part, activation)
-
-    run_blocks(block, [(bounds[i], bounds[i + 1]) for i in range(parts)])
+    run_blocks(lambda r0, r1: finish(y2d[r0:r1], r0, r1), [(bounds[i], bounds[i + 1]) for i in range(parts)])
 
 
 def clamp(y, activation) -> None:
