@@ -5,7 +5,8 @@ and larger, layout 0 and 1, with and without bias, initial states and ``sequence
 length, which the NumPy kernel runs, and shorter, which it hands to the op library), weights as
 constants (prepared once and remembered) and as graph inputs (prepared at every call), every
 output. Bidirectional cases large enough for the NumPy kernel to run the directions on two
-threads are run that way and one after the other.
+threads are run that way and one after the other. Each case runs with the NumPy recurrence and
+with the compiled one (numba, float32).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import copy
 import numpy as np
 import onnxruntime
 import pytest
+from _kernel_choice import kernels  # noqa: F401 - a fixture
 from onnx import TensorProto, helper, numpy_helper
 
 import nnex
 from nnex.backends import numpy_lstm
+from nnex.runtime import blas_threads
 
 FLOAT = TensorProto.FLOAT
 
@@ -119,7 +122,7 @@ CASES = [
 
 @pytest.mark.parametrize("provider", ["numpy", "torch"])
 @pytest.mark.parametrize("T,N,I,H,direction,opts", CASES)
-def test_lstm_against_onnxruntime(provider, T, N, I, H, direction, opts):
+def test_lstm_against_onnxruntime(provider, T, N, I, H, direction, opts, kernels):  # noqa: F811
     if provider == "torch":
         pytest.importorskip("torch")
     rng = np.random.default_rng(T * 1000 + N * 100 + H)
@@ -128,7 +131,7 @@ def test_lstm_against_onnxruntime(provider, T, N, I, H, direction, opts):
 
 
 @pytest.mark.parametrize("threads", [False, True])
-def test_numpy_directions_serial_and_parallel(monkeypatch, threads):
+def test_numpy_directions_serial_and_parallel(monkeypatch, threads, kernels):  # noqa: F811
     """The same bidirectional node with its directions one after the other and side by side."""
     monkeypatch.setattr(numpy_lstm, "_parallel_directions", lambda weights, steps: threads)
     calls = []
@@ -140,7 +143,7 @@ def test_numpy_directions_serial_and_parallel(monkeypatch, threads):
     assert bool(calls) == threads
 
 
-def test_numpy_kernel_covers_the_plain_cases():
+def test_numpy_kernel_covers_the_plain_cases(kernels):  # noqa: F811
     """The NumPy kernel itself (not the op library's fallback) gives onnxruntime's results."""
     rng = np.random.default_rng(3)
     for direction in ("forward", "reverse", "bidirectional"):
@@ -208,7 +211,7 @@ def test_numpy_two_threads_after_fork():
 
 
 @pytest.mark.parametrize("intra_op", [0, 1])
-def test_numpy_one_thread_when_asked(monkeypatch, intra_op):
+def test_numpy_one_thread_when_asked(monkeypatch, intra_op, kernels):  # noqa: F811
     """A session limited to one thread runs the directions one after the other."""
     pytest.importorskip("threadpoolctl")
     monkeypatch.setattr(numpy_lstm, "_cpus", lambda: 2)
@@ -224,5 +227,69 @@ def test_numpy_one_thread_when_asked(monkeypatch, intra_op):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
     if intra_op == 1:
         assert not calls
-    elif numpy_lstm._blas_threads() not in (None, 1):  # BLAS not limited to 1 by the environment
+    elif blas_threads.wanted_threads() not in (None, 1):  # BLAS not limited to 1 by the environment
         assert calls
+
+
+def test_compiled_recurrence_saturated_gates(kernels):  # noqa: F811
+    """Large weights drive the gates far into tanh's and the sigmoid's flat ends (|z| > 9, where the
+    compiled tanh is clamped) and through zero, where its sign must follow the input's."""
+    rng = np.random.default_rng(17)
+    model, feeds = _case(rng, 9, 2, 6, 16, "bidirectional", states=True)
+    for init in model.graph.initializer:
+        scaled = numpy_helper.to_array(init) * 20
+        init.CopyFrom(numpy_helper.from_array(scaled.astype(np.float32), init.name))
+    feeds["X"] = feeds["X"] * 3
+    feeds["X"][0, 0, :] = 0  # gates of exactly zero input on the first step
+    _check(model, feeds, "numpy")
+
+
+def test_float64_lstm(kernels):  # noqa: F811
+    """float64 keeps the NumPy recurrence (the compiled tanh is exact to float32 only) and its
+    precision: compared with the float32 node of onnxruntime on the same values, and with the
+    float64 node run on the op library's generic kernel."""
+    rng = np.random.default_rng(19)
+    model, feeds = _case(rng, 7, 2, 5, 6, "bidirectional", states=True, weights_as_inputs=True)
+    want = _reference(model, feeds)
+    f64 = {k: (v.astype(np.float64) if v.dtype == np.float32 else v) for k, v in feeds.items()}
+    args = [f64["X"], f64["W"], f64["R"], f64["B"], None, f64["H0"], f64["C0"]]
+    got = numpy_lstm.lstm(*args, direction="bidirectional", hidden_size=6)
+    assert got is not NotImplemented and all(g.dtype == np.float64 for g in got)
+    import array_api_compat.numpy as xp
+
+    from nnex.ops.rnn import lstm as generic
+
+    exact = generic(xp, *args, direction="bidirectional", hidden_size=6)
+    for g, w, e in zip(got, want, exact):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-13)
+
+
+def test_session_runs_blas_on_one_thread_around_parallel_directions(monkeypatch):
+    """With the directions on two threads, BLAS runs on one thread during the session's runs
+    (OpenBLAS's idle workers would spin on the core the second direction needs), and gets its
+    thread count back after each run."""
+    pytest.importorskip("threadpoolctl")
+    pytest.importorskip("numba")
+    from threadpoolctl import threadpool_info
+
+    def numpy_blas_threads():  # other BLAS libraries (scipy's) may load during the run
+        return max(lib["num_threads"] for lib in threadpool_info()
+                   if lib["user_api"] == "blas" and "numpy" in lib["filepath"])
+
+    before = numpy_blas_threads()
+    if before < 2 or numpy_lstm._cpus() < 2:
+        pytest.skip("needs two CPUs and a BLAS allowed two threads")
+    seen = []
+    real = numpy_lstm._run_both
+
+    def spy(a, b):
+        seen.append(numpy_blas_threads())
+        return real(a, b)
+
+    monkeypatch.setattr(numpy_lstm, "_run_both", spy)
+    rng = np.random.default_rng(23)
+    model, feeds = _case(rng, 6, 1, 8, 128, "bidirectional")
+    _check(model, feeds, "numpy", runs=2)
+    assert seen == [1, 1]
+    assert numpy_blas_threads() == before

@@ -1,34 +1,36 @@
 """LSTM in NumPy (see numpy_kernels.py for the conventions: ``out`` is unused, ``NotImplemented``
 hands the case to the op library's kernel).
 
-At batch 1 an LSTM step is a [1, H] x [H, 4H] product and a handful of gate functions on a few
-hundred numbers: the product streams the recurrent weights from cache, the rest is NumPy calls.
+At batch 1 an LSTM step is a [1, H] x [H, 4H] product and the gate functions on 4H values: the
+product streams the recurrent weights from cache (1 MB for H = 256, more than a core's L2 here),
+the rest is a few hundred numbers.
 
-- the input projection of every step and direction is one GEMM, up front, bias included (a
-  3-D matmul would be T separate [N, I] products, each streaming W again);
-- the sigmoid gates come from the same ``tanh`` call as the candidate, through
+- the input projection of every step is one GEMM, up front (a 3-D matmul would be T separate
+  [N, I] products, each streaming W again);
+- the sigmoid gates come from the same ``tanh`` as the candidate, through
   sigmoid(z) = (tanh(z / 2) + 1) / 2: the rows of W, R and B feeding the i, o, f gates are
-  halved once (exact in binary floating point), so one ``tanh`` covers all four gates and a
-  step is ten NumPy calls, on preallocated buffers;
+  halved once (exact in binary floating point), so one ``tanh`` covers all four gates;
 - the weights are transposed, scaled and made contiguous once per node (remembered for the
   read-only constant arrays while they live), not on every run;
-- the two directions of a bidirectional node run side by side, the second on a worker
-  thread (BLAS and the larger ufunc loops release the GIL; a single-row GEMV gains little
-  from BLAS's own threads), unless one CPU or one BLAS thread is all there is to use.
+- float32 recurrences run compiled (``_numba_lstm.py``, with numba installed): one loop per
+  direction, without the GIL, so the two directions of a bidirectional node run side by side on
+  two threads, each projecting its own input too. Without numba (and for float64) a step is ten
+  NumPy calls on preallocated buffers, the directions one after the other or on two threads.
 
-Measured on lstm_tagger (2-layer BiLSTM(256), sequence 64, batch 1), CPU time of one thread:
-the op's former NumPy kernel 15 ms, this one 11 ms, onnxruntime 7.7 ms; a step is a ~20 us
-GEMV (the weights stream from L3) and ~10 us of gate calls.
+Measured on lstm_tagger (2-layer BiLSTM(256), sequence 64, batch 1): the former NumPy kernel
+took 16-18 ms a run, the compiled directions on two threads 6-7 ms, onnxruntime 5-6 ms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from ..runtime.blas_threads import single_thread_blas, wanted_threads
+from ..runtime.helper_threads import run_parts
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _LSTM_DEFAULT = ("Sigmoid", "Tanh", "Tanh")
@@ -45,11 +47,6 @@ def _float(x) -> bool:
 # Worth it from this many recurrent weights per direction: the hand-off costs tens of
 # microseconds per node, and small steps are all Python, which holds the GIL.
 _PARALLEL_MIN_WEIGHTS = 1 << 16
-_WORKER: list = []
-_WORKER_LOCK = threading.Lock()
-if hasattr(os, "register_at_fork"):
-    # a forked child has no worker thread, though the executor would believe it has one
-    os.register_at_fork(after_in_child=_WORKER.clear)
 
 
 def _cpus() -> int:
@@ -59,47 +56,33 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-_BLAS: list = []  # [NumPy's BLAS controller (threadpoolctl), or None]
-
-
-def _blas_threads() -> int | None:
-    """The thread count NumPy's BLAS is set to now, which a session's intra_op_num_threads
-    sets (through threadpoolctl) and OPENBLAS_NUM_THREADS starts at; None when threadpoolctl,
-    an optional dependency, is missing."""
-    if not _BLAS:
-        controller = None
-        try:
-            from threadpoolctl import ThreadpoolController
-
-            found = ThreadpoolController().select(user_api="blas").lib_controllers
-            controller = next((c for c in found if "numpy" in c.filepath), found[0] if found else None)
-        except Exception:  # noqa: BLE001 - missing, or a BLAS it cannot read: no limit known
-            controller = None
-        _BLAS.append(controller)
-    return None if _BLAS[0] is None else _BLAS[0].get_num_threads()
-
-
-def _parallel_directions(weights_per_direction: int, steps: int) -> bool:
-    """Whether two directions of this size are worth running on two threads here: not when
-    one CPU is all there is, or one BLAS thread is what was asked for."""
-    if weights_per_direction < _PARALLEL_MIN_WEIGHTS or steps < 2 or _cpus() < 2:
+def _two_threads_allowed() -> bool:
+    """Not when one CPU is all there is, or one BLAS thread is what was asked for."""
+    if _cpus() < 2:
         return False
-    blas = _blas_threads()
+    blas = wanted_threads()
     return blas is None or blas > 1
 
 
-def _run_both(first, second):
-    """``(first(), second())``, ``second`` on the worker thread while ``first`` runs here."""
-    if not _WORKER:
-        with _WORKER_LOCK:
-            if not _WORKER:
-                _WORKER.append(ThreadPoolExecutor(1, thread_name_prefix="nnex-recurrent"))
-    other = _WORKER[0].submit(second)
-    try:
-        mine = first()
-    finally:
-        theirs = other.result()
-    return mine, theirs
+def _parallel_directions(weights_per_direction: int, steps: int) -> bool:
+    """Whether two directions of this size are worth running on two threads here."""
+    return weights_per_direction >= _PARALLEL_MIN_WEIGHTS and steps >= 2 and _two_threads_allowed()
+
+
+def compiled_recurrence() -> bool:
+    """Whether float32 LSTMs run the compiled recurrence here (numba installed, NNEX_JIT not 0)."""
+    return _compiled(np.dtype(np.float32)) is not None
+
+
+def parallel_directions_possible() -> bool:
+    """Whether a large bidirectional float32 LSTM would run its directions on two threads here
+    (the session then keeps BLAS on one thread for its runs: runtime/blas_threads.py)."""
+    return compiled_recurrence() and _two_threads_allowed()
+
+
+def _run_both(first, second) -> None:
+    """``first()`` here and ``second()`` on a helper thread, side by side."""
+    run_parts(lambda fn: fn(), [(first,), (second,)])
 
 
 # ------------------------------------------------------------------ the kernel
@@ -185,6 +168,43 @@ def _run_directions(xw, r, h, c, Y) -> None:
         _recur(xw[:, d], r[d], h[d], c[d], Y[:, d])
 
 
+# ------------------------------------------------------------------ compiled recurrence (numba)
+def _compiled(dt):
+    """The compiled recurrence module for this dtype, or None (no numba, NNEX_JIT=0, or float64,
+    which its float32 tanh would not serve)."""
+    if dt != np.float32:
+        return None
+    from .. import _jit
+
+    return _jit.kernels("nnex.backends._numba_lstm")
+
+
+def _compiled_directions(kernels, x2, wt, r, bias, h, c, Y, backward) -> None:
+    """Every direction, time-ordered into ``Y`` [T, D, N, H]; ``c`` [D, N, H] ends as the final
+    cell states.
+
+    With two directions on two threads each thread also projects its own direction's input,
+    with BLAS on one thread: OpenBLAS's workers spin for about 0.1 s after a call they share,
+    on the core the other direction's recurrence needs (a layer of lstm_tagger took 6 to 7 ms
+    that way, against 3.7 with each thread doing its own projection).
+    """
+    T, dirs, N, H = Y.shape
+    G = 4 * H
+
+    def direction(d, proj=None):
+        gates = np.matmul(x2, wt[:, d * G:(d + 1) * G]) if proj is None else proj[:, d * G:(d + 1) * G]
+        kernels.recur(gates.reshape(T, N, G), r[d], bias[d, 0], h[d], c[d], Y[:, d], backward[d])
+
+    if dirs == 2 and _parallel_directions(r[0].size, T):
+        scope = single_thread_blas()
+        with scope() if scope is not None else contextlib.nullcontext():
+            _run_both(lambda: direction(0), lambda: direction(1))
+        return
+    proj = np.matmul(x2, wt)  # one GEMM projects every direction: the weights stream once
+    for d in range(dirs):
+        direction(d, proj)
+
+
 def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, out=None, *,
          activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
          hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
@@ -216,19 +236,26 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
     wt, r, bias = _prepared(W, R, B, H)
     # each direction's input gates in the order it takes its steps: a reverse one sees time reversed
     backward = [direction == "reverse" or d == 1 for d in range(dirs)]
-    xw = np.empty((T, dirs, N, 4 * H), dtype=dt)
-    proj = np.matmul(x.reshape(T * N, x.shape[2]), wt).reshape(T, N, dirs, 4 * H)
-    for d in range(dirs):
-        np.add(proj[::-1, :, d] if backward[d] else proj[:, :, d], bias[d], out=xw[:, d])
-    # Y in step order first: [s, d] is direction d's hidden state after its s-th step
-    Y = np.empty((T, dirs, N, H), dtype=dt)
     h = np.zeros((dirs, N, H), dtype=dt) if h0 is None else h0
     c = np.zeros((dirs, N, H), dtype=dt) if c0 is None else c0.copy()
-    _run_directions(xw, r, h, c, Y)
-    h_last = Y[T - 1].copy()
-    for d in range(dirs):
-        if backward[d]:
-            Y[:, d] = Y[::-1, d].copy()
+    x2 = x.reshape(T * N, x.shape[2])
+    compiled = _compiled(dt)
+    if compiled is not None:
+        Y = np.empty((T, dirs, N, H), dtype=dt)
+        _compiled_directions(compiled, x2, wt, r, bias, h, c, Y, backward)
+        h_last = np.stack([Y[0 if backward[d] else T - 1, d] for d in range(dirs)])
+    else:
+        xw = np.empty((T, dirs, N, 4 * H), dtype=dt)
+        proj = np.matmul(x2, wt).reshape(T, N, dirs, 4 * H)
+        for d in range(dirs):
+            np.add(proj[::-1, :, d] if backward[d] else proj[:, :, d], bias[d], out=xw[:, d])
+        # Y in step order first: [s, d] is direction d's hidden state after its s-th step
+        Y = np.empty((T, dirs, N, H), dtype=dt)
+        _run_directions(xw, r, h, c, Y)
+        h_last = Y[T - 1].copy()
+        for d in range(dirs):
+            if backward[d]:
+                Y[:, d] = Y[::-1, d].copy()
     if layout:
         outs = (Y.transpose(2, 0, 1, 3), h_last.transpose(1, 0, 2), c.transpose(1, 0, 2))
     else:

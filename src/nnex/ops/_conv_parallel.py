@@ -14,11 +14,11 @@ threads; by default 1: everything on the caller's thread (see ``_default_threads
 from __future__ import annotations
 
 import os
-import threading
 
 import numpy as np
 
 from .. import _jit
+from ..runtime.helper_threads import run_parts as run_blocks
 from ._conv_layout import derived_weights
 from ._fast_clip import clamp_float
 
@@ -54,97 +54,6 @@ def parts_for(work: int, limit: int) -> int:
     if work < 2 * MIN_BLOCK_WORK:
         return 1
     return max(1, min(thread_count(), limit, work // MIN_BLOCK_WORK))
-
-
-class _Worker:
-    """One thread that runs one job at a time, handed over through two plain locks.
-
-    A ``ThreadPoolExecutor`` round trip (future, queue, condition) costs about 40 us here;
-    two locks cost about 12, which is what makes blocks of a few hundred microseconds
-    worth splitting."""
-
-    def __init__(self):
-        self.go = threading.Lock()
-        self.go.acquire()
-        self.done = threading.Lock()
-        self.done.acquire()
-        self.job = None
-        self.error = None
-        threading.Thread(target=self._loop, name="nnex-conv", daemon=True).start()
-
-    def _loop(self):
-        while True:
-            self.go.acquire()
-            fn, args = self.job
-            self.job = None
-            try:
-                fn(*args)
-            except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
-                self.error = e
-            self.done.release()
-
-    def start(self, fn, args):
-        self.job = (fn, args)
-        self.go.release()
-
-    def wait(self):
-        self.done.acquire()
-        err, self.error = self.error, None
-        if err is not None:
-            raise err
-
-
-_workers: list = []
-_busy = threading.Lock()  # held by the caller whose blocks the workers run
-
-
-def _take_workers(n: int) -> list | None:
-    """``n`` idle workers, or None when another caller has them (its blocks then run inline)."""
-    if not _busy.acquire(blocking=False):
-        return None
-    while len(_workers) < n:
-        _workers.append(_Worker())
-    return _workers[:n]
-
-
-def _forget_workers() -> None:
-    # a forked child has none of the parent's threads: its first large convolution starts its own
-    global _workers, _busy
-    _workers, _busy = [], threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_workers)
-
-
-def run_blocks(fn, blocks) -> None:
-    """``fn(*block)`` for every block: the first on this thread, the others on the workers."""
-    if len(blocks) == 1:
-        fn(*blocks[0])
-        return
-    workers = _take_workers(len(blocks) - 1)
-    if workers is None:
-        for blk in blocks:
-            fn(*blk)
-        return
-    try:
-        started = []
-        try:
-            for w, blk in zip(workers, blocks[1:]):
-                w.start(fn, blk)
-                started.append(w)
-            fn(*blocks[0])
-        finally:
-            errors = []
-            for w in started:
-                try:
-                    w.wait()
-                except BaseException as e:  # noqa: BLE001
-                    errors.append(e)
-        if errors:
-            raise errors[0]
-    finally:
-        _busy.release()
 
 
 def matmul(a, b, out) -> None:

@@ -45,19 +45,37 @@ _scope: _SingleThreadBlas | None = None
 _scope_lock = threading.Lock()
 
 
+def _shared_scope():
+    """The process's one _SingleThreadBlas, or False when threadpoolctl is missing or finds no BLAS."""
+    global _scope
+    if _scope is None:
+        with _scope_lock:
+            if _scope is None:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                except ImportError:
+                    _scope = False
+                else:
+                    libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
+                    _scope = _SingleThreadBlas(libs) if libs else False
+    return _scope
+
+
 def single_thread_blas():
     """A factory of contexts that run BLAS on one thread, or None when that cannot be
     done here (threadpoolctl not installed, no BLAS library found, or it already has one)."""
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
+    scope = _shared_scope()
+    if not scope or wanted_threads() <= 1:
         return None
-    global _scope
-    with _scope_lock:
-        if _scope is None:
-            libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "blas"]
-            _scope = _SingleThreadBlas(libs) if libs else False
-    if not _scope or all(n <= 1 for n in (lib.get_num_threads() for lib in _scope.libs)) and not _scope.active:
-        return None
-    scope = _scope
     return lambda: scope
+
+
+def wanted_threads() -> int | None:
+    """The BLAS thread count the process asked for (an intra_op_num_threads, OPENBLAS_NUM_THREADS):
+    the count in force, or the one a single-thread scope of nnex's own will restore; None when
+    it cannot be read (no threadpoolctl, no BLAS found)."""
+    scope = _shared_scope()
+    if not scope:
+        return None
+    saved = scope.saved if scope.active else None
+    return max(saved if saved else [lib.get_num_threads() for lib in scope.libs])

@@ -211,7 +211,7 @@ class InferenceSession:
         self._output_args = [NodeArg(v.name, v.type) for v in g.outputs]
         self._output_index = {v.name: i for i, v in enumerate(g.outputs)}
         self._thread_limit = _thread_limiter(self._options.intra_op_num_threads)
-        if self._thread_limit is None and self._backend.name == "numpy" and _splits_convolutions(self._plan):
+        if self._thread_limit is None and self._backend.name == "numpy" and _spreads_work_itself(self._plan, g):
             from .blas_threads import single_thread_blas
 
             self._thread_limit = single_thread_blas()
@@ -308,13 +308,21 @@ class InferenceSession:
         return self._backend.to_numpy(x)
 
 
-def _splits_convolutions(plan) -> bool:
-    """Whether the NumPy backend spreads this plan's convolutions over its own threads."""
-    if not any(label[1] == "Conv" for label in plan.labels):
-        return False
-    from ..ops._conv_parallel import thread_count
+def _spreads_work_itself(plan, graph) -> bool:
+    """Whether the NumPy backend spreads this plan's work over its own threads: large
+    convolutions with NNEX_CONV_THREADS above 1, or the two directions of a bidirectional LSTM
+    with compiled kernels. BLAS then runs on one thread for the run (see blas_threads.py)."""
+    if any(label[1] == "Conv" for label in plan.labels):
+        from ..ops._conv_parallel import thread_count
 
-    return thread_count() > 1
+        if thread_count() > 1:
+            return True
+    if any(node.op_type == "LSTM" and node.domain in ("", "ai.onnx") and node.attr("direction") == "bidirectional"
+           for node in graph.nodes):
+        from ..backends.numpy_lstm import parallel_directions_possible
+
+        return parallel_directions_possible()
+    return False
 
 
 def _thread_limiter(n: int):
