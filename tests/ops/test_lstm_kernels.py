@@ -293,3 +293,19 @@ def test_session_runs_blas_on_one_thread_around_parallel_directions(monkeypatch)
     _check(model, feeds, "numpy", runs=2)
     assert seen == [1, 1]
     assert numpy_blas_threads() == before
+
+
+@pytest.mark.parametrize("N", [1, 3])
+def test_torch_backend_runs_batch_one_on_the_compiled_recurrence(monkeypatch, N):
+    """At batch 1 the torch backend hands a float32 LSTM to the compiled recurrence (on the
+    tensors' memory); larger batches stay with torch's own LSTM. Both give onnxruntime's outputs."""
+    pytest.importorskip("torch")
+    pytest.importorskip("numba")
+    calls = []
+    real = numpy_lstm.lstm
+    monkeypatch.setattr(numpy_lstm, "lstm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(29)
+    # more than 1024 input values: the torch backend keeps smaller feeds on NumPy's kernels
+    model, feeds = _case(rng, 7, N, 160, 32, "bidirectional", states=True)
+    _check(model, feeds, "torch", runs=2)
+    assert len(calls) == (2 if N == 1 else 0)

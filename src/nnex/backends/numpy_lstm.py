@@ -107,6 +107,11 @@ def _prepare(W, R, B, H: int):
     return wt, r, bias
 
 
+def prepare_weights(W, R, B):
+    """What ``lstm(..., _weights=)`` takes for the weights ``W``, ``R``, ``B`` (NumPy arrays)."""
+    return _prepare(W, R, B, R.shape[-1])
+
+
 def _prepared(W, R, B, H: int):
     """``_prepare``'s result, computed once for constant (read-only) weights.
 
@@ -207,8 +212,11 @@ def _compiled_directions(kernels, x2, wt, r, bias, h, c, Y, backward) -> None:
 
 def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, out=None, *,
          activation_alpha=None, activation_beta=None, activations=None, clip=None, direction="forward",
-         hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None):
-    """LSTM with the default activations, no clip, no peepholes and full-length sequences."""
+         hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None, _weights=None):
+    """LSTM with the default activations, no clip, no peepholes and full-length sequences.
+
+    ``_weights``: what ``prepare_weights(W, R, B)`` gave for these weights, for a caller that
+    remembers it itself (the torch backend, whose weights arrive as new arrays at every run)."""
     dirs = 2 if direction == "bidirectional" else 1 if direction in ("forward", "reverse") else 0
     if not dirs or clip is not None or P is not None or input_forget or not _float(X):
         return NotImplemented
@@ -233,7 +241,7 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
         return NotImplemented  # the op library's kernel says what is wrong
     if T == 0 or (sequence_lens is not None and (np.asarray(sequence_lens) < T).any()):
         return NotImplemented
-    wt, r, bias = _prepared(W, R, B, H)
+    wt, r, bias = _prepared(W, R, B, H) if _weights is None else _weights
     # each direction's input gates in the order it takes its steps: a reverse one sees time reversed
     backward = [direction == "reverse" or d == 1 for d in range(dirs)]
     h = np.zeros((dirs, N, H), dtype=dt) if h0 is None else h0
