@@ -93,3 +93,28 @@ def test_replaced_steps_are_the_ones_run():
     assert calls == [lab[1] for lab in plan.labels]
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.float16])
+def test_fast_kernels_called_first_and_declining_to_the_full_kernel(dtype):
+    """The generated code calls a node's fast NumPy kernel itself and the node's full kernel only
+    where the fast one declines (Neg and Abs of int32 or float16, Div of integers: the standard
+    kernels'); small and large donors alike (inplace.py). Against onnxruntime."""
+    onnx_type = {np.float32: F, np.int32: TensorProto.INT32, np.float16: TensorProto.FLOAT16}[dtype]
+    nodes = [helper.make_node("Neg", ["x"], ["n"]), helper.make_node("Abs", ["n"], ["a"]),
+             helper.make_node("Add", ["a", "x"], ["s"]), helper.make_node("Div", ["s", "d"], ["q"]),
+             helper.make_node("Neg", ["q"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx_type, None),
+                                       helper.make_tensor_value_info("d", onnx_type, None)],
+                          [helper.make_tensor_value_info("y", onnx_type, None)])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    sess = nnex.InferenceSession(model)
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(3)
+    for shape in [(1, 3), (40, 50)]:  # below and above the smallest donor worth writing into
+        feeds = {"x": (rng.standard_normal(shape) * 9).astype(dtype),
+                 "d": (rng.integers(1, 5, shape)).astype(dtype)}
+        for _ in range(2):
+            np.testing.assert_allclose(sess.run(None, feeds)[0], ref.run(None, feeds)[0], rtol=1e-3)
+    assert sess._plan.compiled is not None
+    assert any(getattr(step[0], "nnex_first", None) is not None for step in sess._plan.steps)

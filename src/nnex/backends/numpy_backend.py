@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import array_api_compat.numpy as np_xp
 import numpy as np
@@ -44,6 +45,9 @@ class NumpyBackend(ArrayBackend):
                 def call(*inputs):
                     r = fast(*inputs)
                     return standard(xp, *inputs) if r is NotImplemented else r
+            # the plan's generated code calls the fast kernel itself, and ``call`` only where it
+            # declines (runtime/straight_line.py): one Python call per node instead of two
+            call.nnex_first = functools.partial(fast, **attrs) if attrs else fast
             return call
 
         fn.nnex_bind = bind

@@ -35,7 +35,15 @@ def compile_steps(steps) -> Callable | None:
         kernels[k] = call
         args = ", ".join(["env"] * bool(needs_env) + [f"env[{int(s)}]" for s in ins])
         lines.append(f"        i = {i}")
-        lines.append(f"        r = {k}({args})")
+        first = None if needs_env else getattr(call, "nnex_first", None)
+        if first is None:
+            lines.append(f"        r = {k}({args})")
+        else:
+            # a kernel that may decline (NotImplemented), with ``call`` the node's full kernel
+            kernels[f"f{i}"] = first
+            lines.append(f"        r = f{i}({args})")
+            lines.append("        if r is NotImplemented:")
+            lines.append(f"            r = {k}({args})")
         if len(outs) == 1:
             lines.append(f"        env[{int(outs[0])}] = r[0] if type(r) is tuple else r")
         elif outs:
@@ -47,7 +55,7 @@ def compile_steps(steps) -> Callable | None:
         for s in frees:
             lines.append(f"        env[{int(s)}] = None")
     lines += ["    except Exception as e:", "        mark_step(e, i)", "        raise"]
-    namespace = {"mark_step": mark_step, **kernels}
+    namespace = {"mark_step": mark_step, "NotImplemented": NotImplemented, **kernels}
     exec(compile("\n".join(lines), "<nnex plan>", "exec"), namespace)  # noqa: S102 - integers only
     return namespace["run"]
 
