@@ -108,7 +108,8 @@ def _prepare(W, R, B, H: int):
 
 
 def prepare_weights(W, R, B):
-    """What ``lstm(..., _weights=)`` takes for the weights ``W``, ``R``, ``B`` (NumPy arrays)."""
+    """The weights ``W``, ``R``, ``B`` (NumPy arrays) in the form the recurrence takes, for
+    ``lstm(..., _weights=)``."""
     return _prepare(W, R, B, R.shape[-1])
 
 
@@ -215,8 +216,9 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
          hidden_size=None, input_forget=0, layout=0, output_sequence=0, _n_outputs=None, _weights=None):
     """LSTM with the default activations, no clip, no peepholes and full-length sequences.
 
-    ``_weights``: what ``prepare_weights(W, R, B)`` gave for these weights, for a caller that
-    remembers it itself (the torch backend, whose weights arrive as new arrays at every run)."""
+    ``_weights``: a function giving ``prepare_weights(W, R, B)``, for a caller that remembers it
+    itself (the torch backend, whose weights arrive as new arrays at every run); called only
+    once the inputs' shapes have been checked."""
     dirs = 2 if direction == "bidirectional" else 1 if direction in ("forward", "reverse") else 0
     if not dirs or clip is not None or P is not None or input_forget or not _float(X):
         return NotImplemented
@@ -241,7 +243,7 @@ def lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=
         return NotImplemented  # the op library's kernel says what is wrong
     if T == 0 or (sequence_lens is not None and (np.asarray(sequence_lens) < T).any()):
         return NotImplemented
-    wt, r, bias = _prepared(W, R, B, H) if _weights is None else _weights
+    wt, r, bias = _prepared(W, R, B, H) if _weights is None else _weights()
     # each direction's input gates in the order it takes its steps: a reverse one sees time reversed
     backward = [direction == "reverse" or d == 1 for d in range(dirs)]
     h = np.zeros((dirs, N, H), dtype=dt) if h0 is None else h0

@@ -624,14 +624,17 @@ class _Kernels:
         tensors = (X, W, R, B, initial_h, initial_c)
         if (not 1 <= batch <= self._HOST_LSTM_MAX_BATCH or X.device.type != "cpu"
                 or not torch.is_inference_mode_enabled() or not numpy_lstm.compiled_recurrence()
-                or any(t is not None and t.dtype != torch.float32 for t in tensors)
-                or W.ndim != 3 or R.ndim != 3):
+                or any(t is not None and t.dtype != torch.float32 for t in tensors)):
             return NotImplemented
         host = [None if t is None else t.numpy() for t in tensors]
-        weights = cache.get((W, R, B))
-        if weights is None:
-            weights = numpy_lstm.prepare_weights(*host[1:4])
-            cache.put((W, R, B), weights)
+
+        def weights():  # after numpy_lstm.lstm has checked the shapes
+            prepared = cache.get((W, R, B))
+            if prepared is None:
+                prepared = numpy_lstm.prepare_weights(*host[1:4])
+                cache.put((W, R, B), prepared)
+            return prepared
+
         lens = None if sequence_lens is None else sequence_lens.cpu().numpy()
         outs = numpy_lstm.lstm(host[0], host[1], host[2], host[3], lens, host[4], host[5],
                                activations=activations, direction=direction, layout=layout,
