@@ -30,25 +30,31 @@ def _vi(name, shape, elem=TP.FLOAT):
     return helper.make_tensor_value_info(name, elem, shape)
 
 
-def _torch_session(model, small_on_host=None):
+def _torch_session(model, small_on_host=None, twin=True):
     """A session on torch; ``small_on_host=0``: every feed a tensor, so that the native kernels
-    run even on small values (see torch_backend.SMALL_ON_HOST)."""
+    run even on small values (see torch_backend.SMALL_ON_HOST); ``twin=False``: runs of small
+    feeds stay on the torch backend's plan (its host paths) instead of going to the session's
+    NumPy plan after a run that computed nothing on torch (session.py)."""
     from nnex.backends import torch_backend
 
     saved = torch_backend.SMALL_ON_HOST
     if small_on_host is not None:
         torch_backend.SMALL_ON_HOST = small_on_host
     try:
-        return nnex.InferenceSession(model, providers=["torch"])
+        sess = nnex.InferenceSession(model, providers=["torch"])
     finally:
         torch_backend.SMALL_ON_HOST = saved
+    if not twin:
+        sess._twin = False
+    return sess
 
 
 def _check(model, feeds_per_run, rtol=1e-4, atol=1e-5):
     """nnex on torch against onnxruntime, one session for every run: as it comes (small values
-    on NumPy), and with every feed a tensor (the native kernels); the first session is returned."""
+    on NumPy), the same with every run on the torch backend's plan, and with every feed a tensor
+    (the native kernels); the second session is returned."""
     ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-    sessions = [_torch_session(model), _torch_session(model, small_on_host=0)]
+    sessions = [_torch_session(model), _torch_session(model, twin=False), _torch_session(model, small_on_host=0)]
     for feeds in feeds_per_run:
         expected = ref.run(None, feeds)
         for sess in sessions:
@@ -56,7 +62,7 @@ def _check(model, feeds_per_run, rtol=1e-4, atol=1e-5):
             for g, e in zip(got, expected):
                 assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, g.shape, e.dtype, e.shape)
                 np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
-    return sessions[0]
+    return sessions[1]
 
 
 _rng = np.random.default_rng(0)
@@ -487,6 +493,57 @@ def test_inference_mode_is_left_out_only_after_a_run_of_small_values(monkeypatch
     # the native kernel runs for the large feeds only; the first large run after a run that
     # computed nothing on torch is outside inference mode, the next one inside again
     assert [mode for mode, _ in seen] == [True, False, True]
+
+
+def test_runs_that_stay_on_the_host_go_to_the_numpy_plan(monkeypatch):
+    # after a run that computed nothing on torch, small feeds run on the session's NumPy plan
+    # of the same graph; a large feed goes back to the torch backend's plan
+    from nnex.runtime.session import InferenceSession
+
+    model, seen = _relu_recording(monkeypatch)
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    ran = []
+    standard_run = InferenceSession._run
+
+    def recording_run(self, *args):
+        ran.append(self._backend.name)
+        return standard_run(self, *args)
+
+    monkeypatch.setattr(InferenceSession, "_run", recording_run)
+    for n in (8, 8, 8, _LARGE, 8, 8, _LARGE, 8):
+        x = _f(n)
+        np.testing.assert_array_equal(sess.run(None, {"x": x})[0], ref.run(None, {"x": x})[0])
+    assert ran == ["torch", "numpy", "numpy", "torch", "torch", "numpy", "torch", "torch"]
+    assert len(seen) == 2  # the native Relu: the large feeds only
+    assert sess._twin._plan is not sess._plan
+    # a backend set to a thread count of its own keeps its runs
+    pinned = nnex.InferenceSession(model, providers=["torch"])
+    pinned._backend.intra_op_threads = 1
+    ran.clear()
+    for _ in range(3):
+        pinned.run(None, {"x": _f(8)})
+    assert ran == ["torch"] * 3
+
+
+def test_the_numpy_plan_of_a_classic_ml_pipeline_gives_onnxruntimes_outputs():
+    sklearn = pytest.importorskip("sklearn")
+    skl2onnx = pytest.importorskip("skl2onnx")
+    from sklearn import pipeline, preprocessing, svm
+
+    rs = np.random.RandomState(0)
+    x = rs.randn(120, 6).astype(np.float32)
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5)
+    model = pipeline.make_pipeline(preprocessing.StandardScaler(), svm.SVC()).fit(x, y)
+    data = skl2onnx.to_onnx(model, x[:1], options={"zipmap": False}).SerializeToString()
+    ref = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    sess = nnex.InferenceSession(data, providers=["torch"])
+    for n in (1, 1, 3, 1, 120):
+        expected = ref.run(None, {"X": x[:n]})
+        got = sess.run(None, {"X": x[:n]})
+        assert got[0].tolist() == expected[0].tolist()
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-4, atol=1e-5)
+    assert sess._twin
 
 
 def _native_node_cases():

@@ -343,6 +343,82 @@ def _one_op(op, inputs, attrs, out_type):
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
+def _two_outputs(op, x, attrs, label_type=TP.INT64):
+    node = helper.make_node(op, ["x"], ["label", "scores"], domain="ai.onnx.ml", **attrs)
+    return _model([node], [helper.make_tensor_value_info("x", TP.FLOAT, [None, x.shape[1]])],
+                  [helper.make_tensor_value_info("label", label_type, None),
+                   helper.make_tensor_value_info("scores", TP.FLOAT, None)], ml=1)
+
+
+def _same_both_ways(data, x, monkeypatch):
+    """The NumPy kernels' outputs and the compiled ones' (when numba is installed) agree, NaN
+    and infinity rows included (onnxruntime is not the oracle for those: its argmax differs)."""
+    monkeypatch.setitem(_jit._loaded, "enabled", False)
+    plain = nnex.InferenceSession(data).run(None, {"x": x})
+    if _jit._numba() is None:
+        return
+    monkeypatch.setitem(_jit._loaded, "enabled", True)
+    compiled = nnex.InferenceSession(data).run(None, {"x": x})
+    for a, c in zip(plain, compiled):
+        assert a.dtype == c.dtype and a.shape == c.shape
+        if a.dtype.kind in "iuO":
+            assert a.tolist() == c.tolist()
+        else:
+            np.testing.assert_allclose(c, a, rtol=1e-5, atol=1e-6)
+
+
+_SPECIAL_ROWS = np.array([[np.nan, 0, 1], [np.inf, 0, 0], [-np.inf, 1, 2], [0, 0, 0], [1e30, -1e30, 3],
+                          [np.nan, np.nan, np.nan]], np.float32)
+
+
+@pytest.mark.parametrize("pt", ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"])
+@pytest.mark.parametrize("labels", [dict(classlabels_ints=[7, 3, 9, 1]), {}])
+def test_linear_classifier_compiled(pt, labels, kernels, monkeypatch):
+    rs = np.random.RandomState(5)
+    attrs = dict(coefficients=rs.randn(12).round(2).tolist(), intercepts=rs.randn(4).round(2).tolist(),
+                 post_transform=pt, **labels)
+    # ties between classes: two equal weight rows
+    attrs["coefficients"][3:6] = attrs["coefficients"][:3]
+    attrs["intercepts"][1] = attrs["intercepts"][0]
+    data = _two_outputs("LinearClassifier", _SPECIAL_ROWS, attrs)
+    if labels:  # onnxruntime refuses a model of several classes without labels
+        reference = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        sess = nnex.InferenceSession(data)
+        for n in (1, 5, 300):
+            x = (rs.randn(n, 3) * 4).astype(np.float32)
+            expected = reference.run(None, {"x": x})
+            got = sess.run(None, {"x": x})
+            assert got[0].tolist() == expected[0].tolist()
+            np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=1e-6)
+    _same_both_ways(data, _SPECIAL_ROWS, monkeypatch)
+
+
+@pytest.mark.parametrize("n_classes, pt", [(2, "NONE"), (3, "NONE"), (4, "SOFTMAX"), (3, "LOGISTIC")])
+@pytest.mark.parametrize("strings", [False, True])
+def test_svm_classifier_compiled_vote(n_classes, pt, strings, kernels, monkeypatch):
+    rs = np.random.RandomState(n_classes)
+    vpc = [3] * n_classes
+    n_sv, n_pairs = sum(vpc), n_classes * (n_classes - 1) // 2
+    attrs = dict(kernel_type="RBF", kernel_params=[0.3, 0.0, 3.0], vectors_per_class=vpc,
+                 support_vectors=rs.randn(n_sv * 3).round(2).tolist(),
+                 coefficients=rs.randn((n_classes - 1) * n_sv).round(2).tolist(),
+                 rho=rs.randn(n_pairs).round(2).tolist(), post_transform=pt)
+    if strings:
+        attrs["classlabels_strings"] = [f"c{i}" for i in range(n_classes)]
+    else:
+        attrs["classlabels_ints"] = list(range(10, 10 + n_classes))
+    data = _two_outputs("SVMClassifier", _SPECIAL_ROWS, attrs, TP.STRING if strings else TP.INT64)
+    reference = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    sess = nnex.InferenceSession(data)
+    for n in (1, 6, 200):
+        x = rs.randn(n, 3).astype(np.float32)
+        expected = reference.run(None, {"x": x})
+        got = sess.run(None, {"x": x})
+        assert got[0].tolist() == expected[0].tolist()
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-4, atol=1e-5)
+    _same_both_ways(data, _SPECIAL_ROWS, monkeypatch)
+
+
 @pytest.mark.parametrize("shape, idx", [((1, 3), [2]), ((1, 50), list(range(49, -1, -2)) * 2), ((4, 6), [0, 5, 5]),
                                          ((7,), [6, 0])])
 def test_array_feature_extractor(shape, idx):

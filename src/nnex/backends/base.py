@@ -87,6 +87,17 @@ class ArrayBackend:
         """A context manager the runtime enters around one whole run (feeds, plan, fetches)."""
         return contextlib.nullcontext()
 
+    # feeds of at most this many elements may stay NumPy arrays (see ran_on_host)
+    small_on_host = 0
+
+    def ran_on_host(self) -> bool:
+        """Whether this backend's last run of a session computed nothing with its own arrays: every
+        value stayed a NumPy array of at most ``small_on_host`` elements, computed by NumPy kernels.
+        The session then runs feeds of such arrays on a NumPy-backend plan of the same graph
+        (session.py), which computes the same values with less per-node work. A backend that
+        never runs so keeps this default."""
+        return False
+
     # ------------------------------------------------------------------ kernels
     def native(self, op_type: str, versions, fn: Callable, domain: str = "") -> None:
         """Use ``fn`` instead of the standard kernels registered under ``versions``."""

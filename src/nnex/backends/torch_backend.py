@@ -417,6 +417,12 @@ class TorchBackend(ArrayBackend):
             return _RunScope(self, tuner=self._tuner)
         return _Run(self)
 
+    def ran_on_host(self) -> bool:
+        # a plan with no kernel on torch, or a last run (not on a set thread count, whose runs are
+        # _RunScopes) that computed nothing on torch: see _touched
+        return self.small_on_host > 0 and not self.intra_op_threads and (
+            not self._device_kernels or not self._touched[0])
+
     # ------------------------------------------------------------------ kernels
     def wrap_kernel(self, kernel):
         key = (kernel.domain, kernel.op_type)

@@ -16,7 +16,10 @@ How it measures, and why:
   work (OpenBLAS's workers about 110 ms after a BLAS call, onnxruntime's about 60 ms after a run,
   measured), and an engine timed while the previous one's threads still spin loses a core to them.
 - Without ``repeat`` the number of timed runs per engine comes from a time budget
-  (``time_budget_s``, shared by the engines), between ``min_runs`` and ``max_runs``.
+  (``time_budget_s``, shared by the engines), between ``min_runs`` and ``max_runs``; an engine whose
+  runs are so short that ``max_runs`` of them last less than ``min_time_s`` gets the runs that fill
+  ``min_time_s`` instead (200 runs of a 10 us model are 2 ms, which one preemption or timer tick
+  skews; spread over several blocks, they meet the machine's drift like the slow models' runs do).
 - onnx.reference (opt-in) gets one warm-up run under a wall-clock cap (``reference_cap_s``); when it
   takes longer it is interrupted and reported as skipped.
 - Peak memory (opt-in, ``memory=True``) is measured in a fresh subprocess per engine, as the growth
@@ -266,14 +269,20 @@ def _as_array(x):
 
 
 # ------------------------------------------------------------------------------------- timing
+# the most runs ``min_time_s`` asks for (a model of a microsecond)
+_MAX_SHORT_RUNS = 100_000
+
+
 def _runs_per_engine(first_run_s: dict, repeat: int | None, budget_s: float, min_runs: int,
-                     max_runs: int, slow_engine_s: float) -> dict:
+                     max_runs: int, slow_engine_s: float, min_time_s: float = 0.0) -> dict:
     if repeat is not None:
         return {e: repeat for e in first_run_s}
     share = budget_s / max(len(first_run_s), 1)
     runs = {}
     for e, t in first_run_s.items():
         n = int(min(max_runs, max(min_runs, share // max(t, 1e-6))))
+        if n * t < min_time_s:
+            n = min(int(min_time_s // max(t, 1e-6)), _MAX_SHORT_RUNS)
         if n * t > slow_engine_s:   # minutes-long runs: a few samples already say how slow it is
             n = max(1, min(n, int(slow_engine_s // t)))
         runs[e] = n
@@ -408,7 +417,7 @@ def measure_memory(engine: str, model_path: str, feeds: dict, runs: int = 1, tim
 def bench_model(path, providers=None, batch: int | None = None, repeat: int | None = None,
                 compare_ort: bool = True, *, inputs: dict | None = None, dims: dict | None = None,
                 reference: bool = False, reference_cap_s: float = 30.0, time_budget_s: float = 10.0,
-                min_runs: int = 3, max_runs: int = 200, slow_engine_s: float = 60.0,
+                min_runs: int = 3, max_runs: int = 200, slow_engine_s: float = 60.0, min_time_s: float = 0.5,
                 settle_s: float = 0.15, block_s: float = 0.1, memory: bool = False, seed: int = 0,
                 rtol: float = RTOL, atol: float = ATOL,
                 progress: Callable[[str], None] | None = None) -> dict:
@@ -416,8 +425,8 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
 
     ``inputs`` gives the feeds (random ones of the declared shapes otherwise, see ``random_feeds``);
     ``repeat`` fixes the number of timed runs per engine; otherwise they come from ``time_budget_s``
-    (between ``min_runs`` and ``max_runs``, and fewer than ``min_runs``, one at least, where those would
-    take more than ``slow_engine_s``); onnx.reference, which is opt-in, always stays within the budget.
+    (between ``min_runs`` and ``max_runs``, more where ``max_runs`` would last less than ``min_time_s``,
+    and fewer than ``min_runs``, one at least, where those would take more than ``slow_engine_s``); onnx.reference, which is opt-in, always stays within the budget.
     ``settle_s`` is the untimed pause before each block of runs, ``block_s`` how long a block of a fast
     engine's runs lasts (module docstring). Returns a JSON-ready dict:
     per engine its status, build time, latency statistics, ratio to onnxruntime, correctness against
@@ -436,7 +445,7 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
         "inputs": {k: {"shape": list(np.shape(v)), "dtype": str(getattr(v, "dtype", type(v).__name__))}
                    for k, v in feeds.items()},
         "settings": {"repeat": repeat, "time_budget_s": time_budget_s, "rtol": rtol, "atol": atol,
-                     "settle_s": settle_s, "block_s": block_s,
+                     "settle_s": settle_s, "block_s": block_s, "min_time_s": min_time_s,
                      "reference_cap_s": reference_cap_s if reference else None},
         "engines": {},
     }
@@ -493,7 +502,7 @@ def bench_model(path, providers=None, batch: int | None = None, repeat: int | No
     del outputs
 
     # timed runs, interleaved
-    runs = _runs_per_engine(first_run, repeat, time_budget_s, min_runs, max_runs, slow_engine_s)
+    runs = _runs_per_engine(first_run, repeat, time_budget_s, min_runs, max_runs, slow_engine_s, min_time_s)
     times: dict[str, list[float]] = {e: [] for e in runs}
     if REFERENCE in runs:
         # the reference evaluator never gets more than its share of the budget; when one run is more

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import _jit
 from ..registry import ML_DOMAIN, op
 from ._common import (as_2d, as_float, class_labels, logistic, per_node, post_transform_scores, probit, to_xp,
                       transform_name)
+
+
+_COMPILED_TRANSFORMS = {"NONE": 0, "LOGISTIC": 1, "SOFTMAX": 2, "SOFTMAX_ZERO": 3}
 
 
 def _rows(x) -> np.ndarray:
@@ -70,9 +74,32 @@ def linear_classifier(
             w = weights[key] = coefs.reshape(n_classes, -1).astype(m.dtype)
         return _linear_scores(m, w, bias32 if m.dtype == np.float32 else bias)
 
+    # the compiled loop (_numba_linear) for float32 rows of two or more classes, int labels
+    code = _COMPILED_TRANSFORMS.get(transform)
+    n_rows = len(intercepts) if intercepts else 0
+    compiled_ok = code is not None and not strings and n_rows > 1 and len(labels) in (0, n_rows)
+    label_ids = np.asarray(labels if labels else range(n_rows), dtype=np.int64) if compiled_ok else None
+
+    def compiled(x):
+        jit = _jit.kernels("nnex.ops.ml._numba_linear")
+        if jit is None:
+            return None
+        w = weights.get((x.shape[1], x.dtype))
+        if w is None or w.shape[1] != x.shape[1]:
+            scores_of(x[:0])  # the shapes checked (a clear error), the weights made
+            w = weights[(x.shape[1], x.dtype)]
+        y = np.empty(x.shape[0], dtype=np.int64)
+        z = np.empty((x.shape[0], n_rows), dtype=np.float32)
+        jit.classify(x if x.flags.c_contiguous else np.ascontiguousarray(x), w, bias32, code, label_ids, y, z)
+        return y, z
+
     def run(xp, x):
         # float samples are scored in float32, as onnxruntime does; anything else in float64
         f32 = type(x) is np.ndarray and x.ndim == 2 and x.dtype == np.float32
+        if f32 and compiled_ok:
+            out = compiled(x)
+            if out is not None:
+                return to_xp(xp, out[0]), to_xp(xp, out[1])
         scores = scores_of(x if f32 else _rows(x))
         if scores.shape[1] == 1:
             positive = scores[:, 0] > 0

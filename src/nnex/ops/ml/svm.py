@@ -180,7 +180,10 @@ def svm_classifier(
         n_pairs = weights.shape[1]
         bias = rhos[np.arange(n_pairs)]
         votes, lost = _vote_table(n_classes)
-        pairs = np.array(_pairs(n_classes), dtype=np.intp).reshape(-1, 2).T
+        pairs = np.array(_pairs(n_classes), dtype=np.int64).reshape(-1, 2).T.copy()
+        weights_t32 = np.ascontiguousarray(weights32.T)
+        # what the compiled vote writes: the labels themselves, or indices into the string labels
+        label_ids = np.arange(n_classes, dtype=np.int64) if strings else label_table
 
         def classify(m):
             if m.shape[1] != sv.shape[1]:
@@ -190,7 +193,14 @@ def svm_classifier(
             if jit is not None:
                 k = np.empty((m.shape[0], tables[0].shape[0]), dtype=np.float32)
                 jit.rbf_exponents(np.ascontiguousarray(m), tables[1], tables[0], tables[2], k)
-                dec = (np.exp(k, out=k) @ weights32).astype(np.float64)
+                np.exp(k, out=k)
+                if pa is None:
+                    # the decisions and votes compiled too: labels and float32 scores
+                    y = np.empty(m.shape[0], dtype=np.int64)
+                    z = np.empty((m.shape[0], max(n_pairs, 2)), dtype=np.float32)
+                    jit.ovo_decide(k, weights_t32, bias, pairs[0], pairs[1], label_ids, y, z)
+                    return y, z
+                dec = (k @ weights32).astype(np.float64)
             else:
                 k = kernel(m)
                 dec = (k @ weights32).astype(np.float64) if k.dtype == np.float32 else k @ weights
@@ -212,9 +222,13 @@ def svm_classifier(
 
     def run(xp, x):
         winner, scores = classify(_samples(x))
-        z = post_transform_scores(scores, transform)
-        y = label_table.take(winner)
-        return (y if strings else to_xp(xp, y)), to_xp(xp, z.astype(np.float32))
+        if scores.dtype == np.float32:  # the compiled vote (winner: labels, or indices of strings)
+            z = scores if transform == "NONE" else post_transform_scores(scores, transform).astype(np.float32, copy=False)
+            y = label_table.take(winner) if strings else winner
+        else:
+            z = post_transform_scores(scores, transform).astype(np.float32)
+            y = label_table.take(winner)
+        return (y if strings else to_xp(xp, y)), to_xp(xp, z)
 
     return run
 
