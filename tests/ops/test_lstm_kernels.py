@@ -315,3 +315,30 @@ def test_torch_backend_runs_batch_one_on_the_compiled_recurrence(monkeypatch, N)
     model, feeds = _case(rng, 7, N, 160, 32, "bidirectional", states=True)
     _check(model, feeds, "torch", runs=2)
     assert len(calls) == (2 if N == 1 else 0)
+
+
+def test_torch_backend_keeps_one_thread_while_the_directions_run_on_two(monkeypatch):
+    """A bidirectional LSTM on the compiled recurrence runs its directions on two threads: once
+    one has, the torch backend's runs keep torch on one thread (its spinning OpenMP workers would
+    take the second direction's core), and torch's count is restored after each run."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("numba")
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+    real = numpy_lstm._run_both
+
+    def spy(a, b):
+        seen.append(torch.get_num_threads())
+        return real(a, b)
+
+    monkeypatch.setattr(numpy_lstm, "_run_both", spy)
+    before = torch.get_num_threads()
+    with threadpool_limits(limits=2, user_api="blas"):
+        if before < 2 or not numpy_lstm.parallel_directions_possible():
+            pytest.skip("two threads cannot be had here")
+        rng = np.random.default_rng(31)
+        model, feeds = _case(rng, 6, 1, 8, 128, "bidirectional")
+        _check(model, feeds, "torch", runs=3)
+    assert seen == [before, 1, 1]
+    assert torch.get_num_threads() == before

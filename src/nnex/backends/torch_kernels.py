@@ -641,6 +641,10 @@ class _Kernels:
                                _n_outputs=_n_outputs, _weights=weights)
         if outs is NotImplemented:
             return NotImplemented
+        if direction == "bidirectional" and not self.backend.host_threads_busy and numpy_lstm.parallel_directions_possible():
+            # its two directions take both cores: torch's OpenMP workers, which spin after each
+            # parallel region, would take the second one's (see TorchBackend.run_context)
+            self.backend.host_threads_busy = True
         return tuple(torch.from_numpy(o) for o in outs)
 
     def gru(self, xp, X, W, R, B=None, sequence_lens=None, initial_h=None, *, activation_alpha=None,
