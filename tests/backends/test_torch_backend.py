@@ -526,6 +526,22 @@ def test_runs_that_stay_on_the_host_go_to_the_numpy_plan(monkeypatch):
     assert ran == ["torch"] * 3
 
 
+def test_a_model_of_large_constants_keeps_its_runs_on_torch(monkeypatch):
+    # the session keeps its optimized model (for the NumPy plan) only while its constants are
+    # small; past the limit every run goes through the torch plan
+    from nnex.runtime import session as session_module
+
+    monkeypatch.setattr(session_module, "_TWIN_MAX_BYTES", 10)
+    nodes = [helper.make_node("Add", ["x", "c"], ["y"])]
+    model = _model(nodes, [_vi("x", [4])], [_vi("y", None)], [("c", _f(4))])
+    sess = nnex.InferenceSession(model, providers=["torch"])
+    ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    for _ in range(3):
+        x = _f(4)
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], ref.run(None, {"x": x})[0], rtol=1e-6)
+    assert sess._twin is False and sess._optimized is None
+
+
 def test_the_numpy_plan_of_a_classic_ml_pipeline_gives_onnxruntimes_outputs():
     sklearn = pytest.importorskip("sklearn")
     skl2onnx = pytest.importorskip("skl2onnx")

@@ -201,8 +201,15 @@ class InferenceSession:
             from ..ir.io import save
 
             save(model, self._options.optimized_model_filepath)
-        self._optimized = model
         self._build(model)
+        self._optimized = None
+        if self._twin is None:
+            # kept for the NumPy plan only where its constants are small: a model of large weights
+            # computes on the backend's arrays anyway
+            held = sum(v.const.nbytes for v in model.graph.initializers.values() if v.const is not None)
+            self._optimized = model if held <= _TWIN_MAX_BYTES else None
+            if self._optimized is None:
+                self._twin = False
 
     def _build(self, model: Model) -> None:
         """The plan of the (optimized) model on this session's backend, and what runs read from it."""
@@ -281,9 +288,9 @@ class InferenceSession:
                 twin._options, twin._model, twin._model_path = self._options, self._model, self._model_path
                 twin._backend = get_backend(["numpy"])
                 twin._plain_run, twin._twin = True, False
-                twin._optimized = self._optimized
                 twin._build(self._optimized)
                 twin.build_time_s = 0.0
+                self._optimized = None
                 self._twin = twin
         return self._twin
 
@@ -338,6 +345,9 @@ class InferenceSession:
 
 
 _TWIN_LOCK = threading.Lock()
+# the most bytes of constants a session keeps its optimized model for, to build its NumPy plan
+# (see InferenceSession.run)
+_TWIN_MAX_BYTES = 64 << 20
 
 
 def _small_host_feeds(feeds, limit: int) -> bool:
