@@ -98,6 +98,7 @@ def _check(model, feeds, provider, runs=2):
             g = np.asarray(g)
             assert g.shape == w.shape
             np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    return sess
 
 
 CASES = [
@@ -339,6 +340,22 @@ def test_torch_backend_keeps_one_thread_while_the_directions_run_on_two(monkeypa
             pytest.skip("two threads cannot be had here")
         rng = np.random.default_rng(31)
         model, feeds = _case(rng, 6, 1, 8, 128, "bidirectional")
-        _check(model, feeds, "torch", runs=3)
-    assert seen == [before, 1, 1]
-    assert torch.get_num_threads() == before
+        model.graph.input[0].type.tensor_type.shape.dim[1].dim_param = "N"  # any batch
+        sess = _check(model, feeds, "torch", runs=3)
+        assert seen == [before, 1, 1]
+        assert torch.get_num_threads() == before
+        # a larger batch runs torch's own LSTM: the run after it has torch's threads again
+        wide = {k: np.repeat(v, 3, axis=1) if k == "X" else v for k, v in feeds.items()}
+        from nnex.backends import torch_kernels
+
+        threads = []
+        real_recurrent = torch_kernels._Kernels._recurrent
+
+        def recurrent(self, *a, **k):
+            threads.append(torch.get_num_threads())
+            return real_recurrent(self, *a, **k)
+
+        monkeypatch.setattr(torch_kernels._Kernels, "_recurrent", recurrent)
+        sess.run(None, wide)
+        sess.run(None, wide)
+        assert threads == [1, before]

@@ -321,9 +321,10 @@ class TorchBackend(ArrayBackend):
         # intra-op threads for the runs of this backend's session (0: torch's global setting, or
         # 1 where that ran faster lately, with adaptive_threads: see _ThreadTuner)
         self.intra_op_threads = 0
-        # set by a kernel that runs its own threads on the host (the LSTM's two directions:
-        # torch_kernels._host_lstm): the runs then keep torch on one thread, as the NumPy
-        # backend keeps BLAS (lstm_tagger: 6.4 ms against 7.1)
+        # set by a kernel that ran its own threads on the host (the LSTM's two directions:
+        # torch_kernels._host_lstm): the next run keeps torch on one thread, as the NumPy
+        # backend keeps BLAS (lstm_tagger: 6.4 ms against 7.1); a run without such a kernel (a
+        # larger batch, on torch's LSTM) has the run after it on torch's threads again
         self.host_threads_busy = False
         self.adaptive_threads = True
         self._tuner = _ThreadTuner()
@@ -409,7 +410,8 @@ class TorchBackend(ArrayBackend):
         return x.numpy()
 
     def run_context(self):
-        if self.intra_op_threads or self.host_threads_busy:
+        busy, self.host_threads_busy = self.host_threads_busy, False
+        if self.intra_op_threads or busy:
             return _RunScope(self, self.intra_op_threads or 1)
         if not self._device_kernels:
             return self._host_run  # a plan of host kernels only (ai.onnx.ml models): nothing runs on torch

@@ -641,7 +641,7 @@ class _Kernels:
                                _n_outputs=_n_outputs, _weights=weights)
         if outs is NotImplemented:
             return NotImplemented
-        if direction == "bidirectional" and not self.backend.host_threads_busy and numpy_lstm.parallel_directions_possible():
+        if direction == "bidirectional" and numpy_lstm.parallel_directions_possible():
             # its two directions take both cores: torch's OpenMP workers, which spin after each
             # parallel region, would take the second one's (see TorchBackend.run_context)
             self.backend.host_threads_busy = True
